@@ -1,0 +1,179 @@
+"""The .nvc container: bytes in, bytes out (no torch here).
+
+    file    = magic "NVC" 0x89 | version u8 | section* (nothing after the last one)
+    section = tag (4 ASCII bytes) | length u32 LE | payload | CRC32 u32 LE of tag+length+payload
+
+Sections, in this order: HEAD (the header, UTF-8 JSON) and TENS (the coded tensors). Every size
+is checked against LIMITS before anything is allocated; any fault is a BitstreamError. The
+format is documented byte by byte in docs/bitstream.md.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from .errors import BitstreamError
+
+MAGIC = b"NVC\x89"
+VERSION = 1
+SECTION_ORDER = (b"HEAD", b"TENS")
+
+LIMITS = {
+    "width": 16384,
+    "height": 16384,
+    "frames": 1_000_000,
+    "parameters": 256 * 1024 * 1024,  # stored values, all tensors together
+    "tensors": 4096,
+    "tensor_dims": 6,
+    "header_bytes": 64 * 1024,
+    "section_bytes": 1024 * 1024 * 1024,
+    "bits": 16,
+    "histogram_bins": 65537,
+}
+
+HEADER_KEYS = {"model": str, "config": dict, "width": int, "height": int, "frames": int,
+               "fps": list, "matrix": str, "range": str}
+
+
+@dataclass
+class Container:
+    header: dict[str, Any]
+    sections: dict[bytes, bytes]  # payloads by tag
+    section_sizes: dict[str, int]  # bytes on disk by tag, framing included
+    total_bytes: int
+
+
+def write_container(header: dict[str, Any], tensors: bytes) -> bytes:
+    """The bytes of one .nvc file."""
+    check_header(header, "header")
+    head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    return MAGIC + bytes([VERSION]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
+
+
+def _section(tag: bytes, payload: bytes) -> bytes:
+    framed = tag + struct.pack("<I", len(payload)) + payload
+    return framed + struct.pack("<I", zlib.crc32(framed))
+
+
+def read_container(data: bytes, name: str = "bitstream") -> Container:
+    """Parse and validate a .nvc file's bytes; ``name`` (the file) goes into the errors."""
+    data = memoryview(data)
+    if len(data) < 5 or bytes(data[:4]) != MAGIC:
+        raise BitstreamError(f"{name}: not an nvcodec bitstream (bad magic)")
+    if data[4] != VERSION:
+        raise BitstreamError(f"{name}: format version {data[4]} is not supported (this decoder reads {VERSION})")
+    pos, sections, sizes = 5, {}, {}
+    for tag in SECTION_ORDER:
+        if pos + 8 > len(data):
+            raise BitstreamError(f"{name}: truncated (section {tag.decode()} missing)")
+        got = bytes(data[pos:pos + 4])
+        if got != tag:
+            raise BitstreamError(f"{name}: expected section {tag.decode()} at byte {pos}, found {got!r}")
+        (length,) = struct.unpack_from("<I", data, pos + 4)
+        limit = LIMITS["header_bytes"] if tag == b"HEAD" else LIMITS["section_bytes"]
+        if length > limit:
+            raise BitstreamError(f"{name}: section {tag.decode()} declares {length} bytes (limit {limit})")
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            raise BitstreamError(f"{name}: truncated in section {tag.decode()} "
+                                 f"({len(data)} bytes, section needs {end + 4})")
+        (crc,) = struct.unpack_from("<I", data, end)
+        if zlib.crc32(data[pos:end]) != crc:
+            raise BitstreamError(f"{name}: section {tag.decode()} is corrupted (CRC32 mismatch)")
+        sections[tag] = bytes(data[pos + 8:end])
+        sizes[tag.decode()] = end + 4 - pos
+        pos = end + 4
+    if pos != len(data):
+        raise BitstreamError(f"{name}: {len(data) - pos} unexpected bytes after the last section")
+    try:
+        header = json.loads(sections[b"HEAD"].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise BitstreamError(f"{name}: header is not valid JSON") from None
+    check_header(header, name)
+    return Container(header, sections, sizes, len(data))
+
+
+def check_header(header: Any, name: str) -> None:
+    """Types and limits of every header field."""
+    if not isinstance(header, dict):
+        raise BitstreamError(f"{name}: header is not a JSON object")
+    for key, kind in HEADER_KEYS.items():
+        if not isinstance(header.get(key), kind) or isinstance(header.get(key), bool):
+            raise BitstreamError(f"{name}: header field {key!r} is missing or not a {kind.__name__}")
+    for key in ("width", "height", "frames"):
+        if not 1 <= header[key] <= LIMITS[key]:
+            raise BitstreamError(f"{name}: {key} {header[key]} is outside 1..{LIMITS[key]}")
+    fps = header["fps"]
+    if len(fps) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31 for v in fps):
+        raise BitstreamError(f"{name}: fps {fps!r} is not a pair of positive integers")
+    if header["matrix"] not in ("bt601", "bt709", "bt2020") or header["range"] not in ("tv", "pc"):
+        raise BitstreamError(f"{name}: unknown colour tags {header['matrix']!r}/{header['range']!r}")
+
+
+def fps_of(header: dict[str, Any]) -> Fraction:
+    return Fraction(*header["fps"])
+
+
+# ---------------------------------------------------------------------------- byte reading
+class Reader:
+    """Reads little-endian fields from a payload; running past its end is a BitstreamError."""
+
+    def __init__(self, data: bytes, name: str, what: str):
+        self.data, self.pos, self.name, self.what = memoryview(data), 0, name, what
+
+    def fail(self, problem: str) -> BitstreamError:
+        return BitstreamError(f"{self.name}: {self.what} {problem}")
+
+    def take(self, n: int) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise self.fail(f"is truncated (wants {n} bytes at offset {self.pos} of {len(self.data)})")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def f32(self) -> float:
+        return struct.unpack("<f", self.take(4))[0]
+
+    def uvarint(self, limit: int = 2**63) -> int:
+        value, shift = 0, 0
+        while True:
+            byte = self.u8()
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 63:
+                raise self.fail("holds an over-long varint")
+        if value > limit:
+            raise self.fail(f"declares {value}, above the limit {limit}")
+        return value
+
+    def svarint(self, limit: int = 2**62) -> int:
+        z = self.uvarint(2 * limit + 1)
+        return (z >> 1) ^ -(z & 1)
+
+    def done(self) -> bool:
+        return self.pos == len(self.data)
+
+
+def uvarint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def svarint(value: int) -> bytes:
+    return uvarint((value << 1) ^ (value >> 63) if value < 0 else value << 1)

@@ -1,0 +1,180 @@
+"""Overfitting a model to a video: Adam, cosine schedule with warm-up, an epoch or time budget.
+
+Frames stay uint8 and become float one batch at a time. The model renders frames padded up to
+its strides; the loss is taken on the crop that is the video, so padding never costs quality.
+The schedule follows *progress* (the larger of epochs done / epochs and time spent / time
+budget), so a wall-time budget still gets a full warm-up and cosine decay.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .errors import InputError
+from .metrics import psnr_from_mse, ssim_torch
+from .models import INR
+
+
+@dataclass
+class FitConfig:
+    epochs: Optional[int] = None
+    time_budget: Optional[float] = None  # seconds
+    lr: float = 2e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup: float = 0.1
+    loss: str = "l1ssim"  # or "mse"
+    batch_size: int = 2
+    seed: int = 0
+    device: str = "cpu"
+    bf16: Optional[bool] = None  # None: on where the CPU has avx512_bf16 (or on CUDA)
+    channels_last: bool = True
+    checkpoint: Optional[str] = None
+    checkpoint_every: int = 50
+    resume: bool = False
+    quiet: bool = False
+
+    def __post_init__(self):
+        if self.epochs is None and self.time_budget is None:
+            raise InputError("fit: give a budget, in epochs or in seconds (time_budget)")
+        if self.loss not in ("mse", "l1ssim"):
+            raise InputError(f"fit: unknown loss {self.loss!r}; use mse or l1ssim")
+
+
+@dataclass
+class FitResult:
+    epochs: int
+    seconds: float
+    psnr: float  # PSNR-RGB of the float model's last epoch (training batches)
+    history: list[dict] = field(default_factory=list)
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def use_bf16(cfg: FitConfig) -> bool:
+    if cfg.bf16 is not None:
+        return cfg.bf16
+    return cfg.device.startswith("cuda") or cpu_has_bf16()
+
+
+def to_batch(frames: torch.Tensor, index: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """uint8 (T, H, W, 3) frames -> float (B, 3, H, W) in [0, 1] for the frames at ``index``."""
+    x = frames[index].permute(0, 3, 1, 2).float().div_(255)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
+
+
+def lr_factor(progress: float, warmup: float) -> float:
+    if progress < warmup:
+        return max(progress / warmup, 1e-3)
+    p = min((progress - warmup) / max(1 - warmup, 1e-9), 1.0)
+    return 0.5 * (1 + math.cos(math.pi * p))
+
+
+def loss_fn(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "mse":
+        return F.mse_loss(out, target)
+    return 0.7 * F.l1_loss(out, target) + 0.3 * (1 - ssim_torch(out, target))
+
+
+def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
+        on_epoch: Optional[Callable[[int, dict], None]] = None) -> FitResult:
+    """Overfit ``model`` to uint8 RGB ``frames`` (T, H, W, 3) within the budget of ``cfg``."""
+    device = torch.device(cfg.device)
+    frames = torch.as_tensor(frames)
+    n, height, width = frames.shape[0], frames.shape[1], frames.shape[2]
+    if frames.device != device:
+        frames = frames.to(device)
+    torch.manual_seed(cfg.seed)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    bf16 = use_bf16(cfg)
+    start_epoch, spent = 0, 0.0
+    history: list[dict] = []
+    if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
+        start_epoch, spent, history = load_checkpoint(cfg.checkpoint, model, optimizer)
+
+    steps = math.ceil(n / cfg.batch_size)
+    total = cfg.epochs if cfg.epochs is not None else None
+    bar = tqdm(total=total, initial=start_epoch, disable=cfg.quiet, unit="epoch",
+               desc=f"fit {model.name}", dynamic_ncols=True)
+    epoch, psnr = start_epoch, float("nan")
+    began = time.perf_counter() - spent
+
+    def progress(e: float) -> float:
+        p = 0.0
+        if cfg.epochs is not None:
+            p = max(p, e / cfg.epochs)
+        if cfg.time_budget is not None:
+            p = max(p, (time.perf_counter() - began) / cfg.time_budget)
+        return p
+
+    model.train()
+    while progress(epoch) < 1.0:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+        sum_mse = 0.0
+        for step in range(steps):
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * lr_factor(progress(epoch + step / steps), cfg.warmup)
+            index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size].to(device)
+            target = to_batch(frames, index, cfg.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                out = model(index, target if model.needs_frames else None)
+            out = out[..., :height, :width].float()
+            loss = loss_fn(cfg.loss, out, target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            sum_mse += F.mse_loss(out.detach(), target).item() * len(index)
+        epoch += 1
+        psnr = psnr_from_mse(sum_mse / n)
+        record = {"epoch": epoch, "loss": float(loss), "psnr": round(psnr, 3),
+                  "seconds": round(time.perf_counter() - began, 2)}
+        history.append(record)
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr:.2f}")
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+        if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history)
+    bar.close()
+    model.eval()
+    model.to(memory_format=torch.contiguous_format)
+    seconds = time.perf_counter() - began
+    if cfg.checkpoint:
+        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history)
+    return FitResult(epoch, seconds, psnr, history)
+
+
+def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list) -> None:
+    """Everything needed to go on fitting, written atomically (temporary file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    state = {"model": model.name, "config": model.config, "weights": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds, "history": history}
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list]:
+    # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("model") != model.name or state.get("config") != model.config:
+        raise InputError(f"{path}: checkpoint is for another model or config; delete it or drop --resume")
+    model.load_state_dict(state["weights"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["epoch"]), float(state["seconds"]), list(state["history"])

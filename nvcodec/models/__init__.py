@@ -1,0 +1,24 @@
+"""The architectures, by name. Adding one is adding a file and a line here."""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import INR
+from .nerv import NeRV
+
+REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV,)}
+
+
+def model_class(name: str) -> type[INR]:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}") from None
+
+
+def build(name: str, config: dict[str, Any]) -> INR:
+    """The model ``name`` built from its config (as the bitstream's header carries it)."""
+    return model_class(name)(config)
+
+
+__all__ = ["INR", "REGISTRY", "build", "model_class"]

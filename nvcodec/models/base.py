@@ -1,0 +1,52 @@
+"""The interface every architecture implements, so that fitting, compression, the bitstream and
+the decoder never need to know which one they hold.
+
+A model is built from a JSON-able ``config`` alone (the bitstream's header carries it). Its
+``stored_tensors()`` are exactly what goes into the file, in a fixed order; everything else it
+owns (an encoder network, say) is used while fitting and never stored.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+import torch
+from torch import nn
+
+
+class INR(nn.Module):
+    """Base class: maps frame indices to RGB frames in [0, 1] of size ``config['out_size']``."""
+
+    name: ClassVar[str] = ""
+    #: True where forward() needs the frames themselves while fitting (an encoder, as in HNeRV).
+    needs_frames: ClassVar[bool] = False
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__()
+        self.config = dict(config)
+
+    @classmethod
+    def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
+                  **options: Any) -> dict[str, Any]:
+        """A config for a video of this size, sized to about ``params`` stored parameters."""
+        raise NotImplementedError
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        """(height, width) of the frames it renders: the video's size padded to the strides."""
+        h, w = self.config["out_size"]
+        return int(h), int(w)
+
+    def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """index: (B,) int64 frame numbers -> (B, 3, H, W) float in [0, 1]."""
+        raise NotImplementedError
+
+    def stored_tensors(self) -> dict[str, torch.Tensor]:
+        """The tensors the bitstream holds, by name, in a fixed order."""
+        return dict(self.state_dict())
+
+    def load_stored(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Set the stored tensors (the decoder's side of stored_tensors)."""
+        self.load_state_dict(tensors, strict=True)
+
+    def num_stored_parameters(self) -> int:
+        return sum(t.numel() for t in self.stored_tensors().values())

@@ -1,0 +1,70 @@
+"""Pieces shared by the architectures: stride choice, positional encoding, upsampling blocks."""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+def choose_strides(height: int, width: int, target_cells: int = 144) -> tuple[list[int], tuple[int, int]]:
+    """Upsampling strides and the stem size (h0, w0) for a frame of height x width.
+
+    The product of the strides S sets the stem grid ceil(H/S) x ceil(W/S); frames are padded
+    up to the grid times S. We pick the strides (first 5, 4, 3 or 2, then 3s and 2s, as NeRV's
+    5,2,2,2,2 for 720p and 5,3,2,2,2 for 1080p) that waste the least padding while keeping the
+    stem near NeRV's 9x16 = 144 cells.
+    """
+    best = None
+    for depth in range(1, 7):
+        for first in (5, 4, 3, 2):
+            for rest in itertools.product((3, 2), repeat=depth - 1):
+                if list(rest) != sorted(rest, reverse=True):
+                    continue
+                strides = [first, *rest]
+                s = math.prod(strides)
+                h0, w0 = -(-height // s), -(-width // s)
+                waste = (h0 * w0 * s * s) / (height * width) - 1
+                score = 4 * waste + abs(math.log(h0 * w0 / target_cells))
+                key = (round(score, 6), depth, strides)
+                if best is None or key < best[0]:
+                    best = (key, strides, (h0, w0))
+    return best[1], best[2]
+
+
+def positional_encoding(t: torch.Tensor, levels: int, base: float) -> torch.Tensor:
+    """NeRV's encoding of a normalised time t in [0, 1]: sin and cos of base^i * pi * t."""
+    freqs = base ** torch.arange(levels, dtype=torch.float32, device=t.device) * math.pi
+    angles = t.float()[:, None] * freqs[None, :]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+class UpsampleBlock(nn.Sequential):
+    """Conv(k) to out*s^2 channels -> PixelShuffle(s) -> GELU: NeRV's block."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int = 3, act: bool = True):
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out * stride * stride, kernel, padding=kernel // 2),
+                                   nn.PixelShuffle(stride)]
+        if act:
+            layers.append(nn.GELU())
+        super().__init__(*layers)
+
+
+def count_params(build: Callable[[], nn.Module]) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in build().parameters())
+
+
+def largest_width(fits: Callable[[int], bool], low: int = 1, high: int = 4096) -> int:
+    """The largest integer width for which fits(width) holds (fits must be monotone)."""
+    if not fits(low):
+        return low
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low

@@ -1,0 +1,67 @@
+"""NeRV (Chen et al., NeurIPS 2021): frame index -> positional encoding -> MLP -> a small
+feature map -> Conv/PixelShuffle/GELU blocks -> RGB."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from .base import INR
+from .blocks import UpsampleBlock, choose_strides, count_params, largest_width, positional_encoding
+
+#: Sizes of the paper (parameters, at 720p); smaller ones for CPUs.
+PRESETS = {"xs": 100_000, "s": 300_000, "m": 1_000_000, "nerv-s": 3_200_000,
+           "nerv-m": 6_300_000, "nerv-l": 12_500_000}
+
+
+class NeRV(INR):
+    name = "nerv"
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__(config)
+        c = config
+        h0, w0 = c["stem_size"]
+        channels, strides = c["channels"], c["strides"]
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * c["pe_levels"], c["mlp_hidden"]), nn.GELU(),
+            nn.Linear(c["mlp_hidden"], channels[0] * h0 * w0), nn.GELU())
+        self.blocks = nn.ModuleList(
+            UpsampleBlock(channels[i], channels[i + 1], s) for i, s in enumerate(strides))
+        self.head = nn.Conv2d(channels[-1], 3, 1)
+
+    @classmethod
+    def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
+                  pe_levels: int = 80, pe_base: float = 1.25, reduction: float = 2.0,
+                  min_channels: int = 8, **options: Any) -> dict[str, Any]:
+        if options:
+            raise TypeError(f"nerv: unknown options {sorted(options)}")
+        strides, (h0, w0) = choose_strides(height, width)
+        params = params or PRESETS["s"]
+
+        def config_for(c0: int) -> dict[str, Any]:
+            channels = [c0, c0]  # the first block keeps the stem's width, as NeRV's expansion 1
+            for _ in strides[1:]:
+                channels.append(max(int(channels[-1] / reduction), min(min_channels, c0)))
+            return {"frames": frames, "out_size": [h0 * _prod(strides), w0 * _prod(strides)],
+                    "stem_size": [h0, w0], "strides": strides, "channels": channels,
+                    "mlp_hidden": min(512, max(16, 2 * c0)), "pe_levels": pe_levels, "pe_base": pe_base}
+
+        c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c))) <= params, 2, 2048)
+        return config_for(c0)
+
+    def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        c = self.config
+        t = index.float() / max(c["frames"] - 1, 1)
+        x = self.mlp(positional_encoding(t, c["pe_levels"], c["pe_base"]))
+        x = x.view(-1, c["channels"][0], *c["stem_size"])
+        for block in self.blocks:
+            x = block(x)
+        return torch.sigmoid(self.head(x))
+
+
+def _prod(values: list[int]) -> int:
+    out = 1
+    for v in values:
+        out *= v
+    return out
