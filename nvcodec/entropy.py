@@ -37,9 +37,16 @@ class QuantizedArray:
     bits: int
 
 
+CHANNEL_MIN_VALUES = 128
+
+
 def scale_count(shape: Sequence[int]) -> int:
-    """Per output channel for weights (2+ dims); one scale for vectors and scalars."""
-    return int(shape[0]) if len(shape) >= 2 and int(shape[0]) > 0 else 1
+    """One scale per output channel for weights (2+ dims) whose channels hold at least 128
+    values (a float16 scale then costs at most 1/8 bit a value); one per tensor otherwise."""
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(shape) >= 2 and int(shape[0]) > 0 and count // int(shape[0]) >= CHANNEL_MIN_VALUES:
+        return int(shape[0])
+    return 1
 
 
 # ---------------------------------------------------------------------------- one integer array

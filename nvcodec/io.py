@@ -325,11 +325,7 @@ class VideoWriter:
         self.info = info
         self.kind = output_kind(path)
         self.count = 0
-        parent = self.path.absolute().parent
-        if not parent.is_dir():
-            raise OutputError(f"{self.path}: folder {parent} does not exist")
-        if not os.access(parent, os.W_OK):
-            raise OutputError(f"{self.path}: folder {parent} is not writable")
+        parent = check_writable(self.path)
         if self.kind == "png" and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise OutputError(f"{self.path}: exists and is not an empty folder; choose a new folder name")
         if self.kind == "png":
@@ -441,16 +437,26 @@ def write_video(path: str | os.PathLike, frames: np.ndarray | Iterable[np.ndarra
     return writer.count
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+def check_writable(path: str | os.PathLike) -> Path:
+    """The folder ``path`` would be written in; OutputError unless a file can be created there."""
     path = Path(path)
     parent = path.absolute().parent
     if not parent.is_dir():
         raise OutputError(f"{path}: folder {parent} does not exist")
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        fd, name = tempfile.mkstemp(prefix=".nvcodec-probe.", dir=parent)
     except OSError as e:
         raise OutputError(f"{path}: cannot write in {parent} ({e.strerror})") from None
+    os.close(fd)
+    os.unlink(name)
+    return parent
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    parent = check_writable(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -13,6 +13,20 @@ import torch
 from torch import nn
 
 
+def require(config: dict[str, Any], key: str, kind: type, low: float, high: float, length: Optional[tuple[int, int]] = None):
+    """config[key] is a ``kind`` in [low, high] (a list of them, of a length in ``length``)."""
+    value = config.get(key)
+    items = value if length is not None else [value]
+    if length is not None and (not isinstance(value, list) or not length[0] <= len(value) <= length[1]):
+        raise ValueError(f"config {key!r} must be a list of {length[0]} to {length[1]} items")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float) if kind is float else kind):
+            raise ValueError(f"config {key!r} must hold {kind.__name__} values")
+        if not low <= item <= high:
+            raise ValueError(f"config {key!r} value {item} is outside {low}..{high}")
+    return value
+
+
 class INR(nn.Module):
     """Base class: maps frame indices to RGB frames in [0, 1] of size ``config['out_size']``."""
 
@@ -28,6 +42,12 @@ class INR(nn.Module):
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
                   **options: Any) -> dict[str, Any]:
         """A config for a video of this size, sized to about ``params`` stored parameters."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """Raise ValueError unless ``config`` is one this class can build within sane sizes.
+        The decoder calls it on a header's config before building anything."""
         raise NotImplementedError
 
     @property

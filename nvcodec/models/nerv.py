@@ -7,7 +7,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .base import INR
+from .base import INR, require
 from .blocks import UpsampleBlock, choose_strides, count_params, largest_width, positional_encoding
 
 #: Sizes of the paper (parameters, at 720p); smaller ones for CPUs.
@@ -37,7 +37,7 @@ class NeRV(INR):
         if options:
             raise TypeError(f"nerv: unknown options {sorted(options)}")
         strides, (h0, w0) = choose_strides(height, width)
-        params = params or PRESETS["s"]
+        params = params or PRESETS["xs"]
 
         def config_for(c0: int) -> dict[str, Any]:
             channels = [c0, c0]  # the first block keeps the stem's width, as NeRV's expansion 1
@@ -49,6 +49,23 @@ class NeRV(INR):
 
         c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c))) <= params, 2, 2048)
         return config_for(c0)
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        extra = set(config) - {"frames", "out_size", "stem_size", "strides", "channels", "mlp_hidden",
+                               "pe_levels", "pe_base"}
+        if extra:
+            raise ValueError(f"unknown config keys {sorted(extra)}")
+        require(config, "frames", int, 1, 10**6)
+        strides = require(config, "strides", int, 1, 8, (1, 8))
+        require(config, "channels", int, 1, 4096, (len(strides) + 1, len(strides) + 1))
+        h0, w0 = require(config, "stem_size", int, 1, 1024, (2, 2))
+        out = require(config, "out_size", int, 1, 65536, (2, 2))
+        if out != [h0 * _prod(strides), w0 * _prod(strides)]:
+            raise ValueError("config 'out_size' does not match stem_size times the strides")
+        require(config, "mlp_hidden", int, 1, 8192)
+        require(config, "pe_levels", int, 1, 256)
+        require(config, "pe_base", float, 1.0, 4.0)
 
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
         c = self.config

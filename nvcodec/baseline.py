@@ -1,0 +1,109 @@
+"""H.264 / H.265 reference points through PyAV (libx264, libx265): no ffmpeg binary needed.
+
+The encoders get the source's yuv420p planes directly, run on one thread (x264's output changes
+with the thread count), and the size is that of the raw elementary stream, headers included.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .io import Video, yuv420_to_rgb
+from .metrics import psnr_rgb, psnr_yuv
+
+_RAW_FORMAT = {"libx264": "h264", "libx265": "hevc"}
+
+
+@dataclass
+class BaselinePoint:
+    codec: str
+    preset: str
+    crf: int
+    bytes: int
+    bpp: float
+    psnr_rgb: float
+    psnr_yuv: dict
+    encode_s: float
+    decode_s: float
+
+
+def _frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, index: int, fps: Fraction):
+    import av
+
+    h, w = y.shape
+    frame = av.VideoFrame(w, h, "yuv420p")
+    for plane, data in zip(frame.planes, (y, u, v)):
+        np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:data.shape[0], :data.shape[1]] = data
+    frame.pts = index
+    frame.time_base = 1 / fps
+    return frame
+
+
+def encode_yuv(video: Video, codec: str = "libx264", crf: int = 28, preset: str = "medium") -> tuple[bytes, float]:
+    """Encode ``video.yuv`` (read it with keep_yuv=True) to a raw H.264/H.265 stream."""
+    import av
+
+    av.logging.set_level(av.logging.ERROR)
+    if video.yuv is None:
+        raise ValueError("baseline encoding needs the yuv420p planes: read_video(..., keep_yuv=True)")
+    info = video.info
+    buf = io.BytesIO()
+    began = time.perf_counter()
+    with av.open(buf, "w", format=_RAW_FORMAT[codec]) as container:
+        stream = container.add_stream(codec, rate=info.fps)
+        stream.width, stream.height, stream.pix_fmt = info.width, info.height, "yuv420p"
+        stream.codec_context.time_base = 1 / info.fps
+        options = {"crf": str(crf), "preset": preset}
+        if codec == "libx264":
+            options["threads"] = "1"
+        else:
+            options["x265-params"] = "log-level=error:pools=1:frame-threads=1"
+        stream.options = options
+        y, u, v = video.yuv
+        for i in range(info.frames):
+            for packet in stream.encode(_frame(y[i], u[i], v[i], i, info.fps)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue(), time.perf_counter() - began
+
+
+def decode_yuv(data: bytes, codec: str) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+    import av
+
+    from .io import _planes
+
+    began = time.perf_counter()
+    planes = []
+    with av.open(io.BytesIO(data), format=_RAW_FORMAT[codec]) as container:
+        for frame in container.decode(video=0):
+            planes.append(_planes(frame))
+    return tuple(np.stack([p[i] for p in planes]) for i in range(3)), time.perf_counter() - began
+
+
+def baseline_point(video: Video, codec: str = "libx264", crf: int = 28, preset: str = "medium") -> BaselinePoint:
+    """Encode, decode and score one point of a baseline codec."""
+    data, encode_s = encode_yuv(video, codec, crf, preset)
+    yuv, decode_s = decode_yuv(data, codec)
+    info = video.info
+    rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range)
+                    for i in range(len(yuv[0]))])
+    return BaselinePoint(codec, preset, crf, len(data), 8 * len(data) / (info.frames * info.width * info.height),
+                         psnr_rgb(rgb, video.frames), psnr_yuv(video.yuv, yuv), encode_s, decode_s)
+
+
+def psnr_at_rate(points: list[BaselinePoint], bpp: float) -> float:
+    """PSNR-RGB interpolated at ``bpp`` (linear in log rate); NaN outside the points' range."""
+    pts = sorted((p.bpp, p.psnr_rgb) for p in points)
+    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        if r0 <= bpp <= r1:
+            if r1 == r0:
+                return q0
+            t = (math.log(bpp) - math.log(r0)) / (math.log(r1) - math.log(r0))
+            return q0 + t * (q1 - q0)
+    return float("nan")

@@ -1,0 +1,188 @@
+"""The ``nvcodec`` command: a thin layer over the Python API.
+
+    nvcodec encode INPUT -o OUT.nvc [--model nerv] [--params 300k] [--time-budget 5m | --epochs N]
+    nvcodec decode IN.nvc -o OUT.mp4|OUT.y4m|OUTDIR/ [--frames 10:20]
+    nvcodec info IN.nvc
+    nvcodec demo
+
+Errors a user can fix print one line, ``nvcodec: error: <file>: <problem>``, and exit with 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .errors import InputError, NvcodecError
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1h30m', '2m30s' -> seconds."""
+    m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or not m or not any(m.groups()):
+        raise InputError(f"time budget {text!r}: expected e.g. 90s, 10m or 1h30m")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    seconds = 3600 * h + 60 * mi + s
+    if seconds <= 0:
+        raise InputError(f"time budget {text!r} must be positive")
+    return seconds
+
+
+def parse_count(text: str) -> int:
+    """'300000', '300k', '1.5M' -> an integer."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    if not m:
+        raise InputError(f"parameter count {text!r}: expected e.g. 300k or 1.5M")
+    value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()]
+    if value < 1:
+        raise InputError(f"parameter count {text!r} must be at least 1")
+    return int(value)
+
+
+def _arguments() -> argparse.ArgumentParser:
+    from .models import REGISTRY
+
+    parser = argparse.ArgumentParser(prog="nvcodec", description="Neural video compression with implicit neural representations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    enc = sub.add_parser("encode", help="compress a video into one .nvc file")
+    enc.add_argument("input", help="a video file, a folder of PNGs, or a bundled clip: bunny, bikes, carphone")
+    enc.add_argument("-o", "--output", required=True, help="the .nvc file to write")
+    enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: nerv)")
+    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget, e.g. 100k (default 100k)")
+    enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
+    enc.add_argument("--epochs", type=int, default=None, help="fitting epochs (with --time-budget: whichever ends first)")
+    enc.add_argument("--bits", type=int, default=8, help="quantization bits per value (default 8)")
+    enc.add_argument("--size", default=None, help="resize first, e.g. 320x180 (area resampling)")
+    enc.add_argument("--frames", default=None, help="encode frames START:STOP only")
+    enc.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    enc.add_argument("--loss", choices=("mse", "l1ssim"), default=None, help="fitting loss")
+    enc.add_argument("--batch-size", type=int, default=None)
+    enc.add_argument("--seed", type=int, default=0)
+    enc.add_argument("--device", default="cpu", help="cpu or cuda")
+    enc.add_argument("--no-bf16", action="store_true", help="fit in float32 even where bf16 is fast")
+    enc.add_argument("--checkpoint-every", type=int, default=50, metavar="N", help="epochs between checkpoints (0: none)")
+    enc.add_argument("--resume", action="store_true", help="go on from OUTPUT.ckpt if it is there")
+    enc.add_argument("--quiet", action="store_true")
+    enc.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    dec = sub.add_parser("decode", help="turn a .nvc file back into a video")
+    dec.add_argument("input", help="the .nvc file")
+    dec.add_argument("-o", "--output", required=True, help="out.mp4, out.mkv, out.y4m, or a folder for PNGs")
+    dec.add_argument("--frames", default=None, help="decode frames START:STOP only (others are not rendered)")
+    dec.add_argument("--lossless", action="store_true", help="lossless H.264 RGB instead of CRF 12")
+    dec.add_argument("--batch-size", type=int, default=8)
+    dec.add_argument("--quiet", action="store_true")
+
+    info = sub.add_parser("info", help="what a .nvc file holds, and what each part costs")
+    info.add_argument("input")
+    info.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", help="encode and decode the bundled Big Buck Bunny at 320x180 (about 5 minutes)")
+    demo.add_argument("-o", "--output-dir", default="nvcodec-demo", help="where to write demo.nvc and demo.mp4")
+    demo.add_argument("--time-budget", type=parse_duration, default=parse_duration("4m"))
+    demo.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _arguments()
+    args = parser.parse_args(argv)
+    try:
+        return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "demo": cmd_demo}[args.command](args)
+    except NvcodecError as e:
+        print(f"nvcodec: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nvcodec: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_encode(args) -> int:
+    from .encoder import DEFAULT_MODEL, check_output, encode_video
+    from .fit import FitConfig
+    from .io import parse_frames, parse_size, read_video
+
+    output = check_output(args.output)
+    frames = parse_frames(args.frames) if args.frames else None
+    size = parse_size(args.size) if args.size else None
+    budget = args.time_budget if args.time_budget or args.epochs else parse_duration("2m")
+    checkpoint = f"{output}.ckpt" if args.checkpoint_every or args.resume else None
+    options = {k: v for k, v in {"lr": args.lr, "loss": args.loss, "batch_size": args.batch_size}.items() if v is not None}
+    cfg = FitConfig(epochs=args.epochs, time_budget=budget, seed=args.seed, device=args.device,
+                    bf16=False if args.no_bf16 else None, checkpoint=checkpoint,
+                    checkpoint_every=args.checkpoint_every, resume=args.resume, quiet=args.quiet, **options)
+    video = read_video(args.input, frames=frames, size=size)
+    if not args.quiet:
+        i = video.info
+        print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps", file=sys.stderr)
+    result = encode_video(video, output, model=args.model or DEFAULT_MODEL, params=args.params, bits=args.bits, fit_config=cfg)
+    if checkpoint and Path(checkpoint).exists():
+        os.remove(checkpoint)  # the encode finished: nothing is left to resume
+    summary = {"output": result.output, "model": result.model, "parameters": result.parameters,
+               "bytes": result.bytes, "bpp": round(result.bpp, 5), "psnr_rgb": round(result.psnr, 3),
+               "psnr_rgb_before_quantization": round(result.psnr_float, 3), "epochs": result.fit.epochs,
+               "encode_s": round(result.encode_s, 2)}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"wrote {result.output}: {result.bytes} bytes, {result.bpp:.4f} bpp, PSNR-RGB {result.psnr:.2f} dB "
+              f"({result.psnr_float:.2f} before quantization), {result.model} {result.parameters} parameters, "
+              f"{result.fit.epochs} epochs in {result.encode_s:.1f} s")
+    return 0
+
+
+def cmd_decode(args) -> int:
+    from .decoder import decode
+    from .io import parse_frames
+
+    frames = parse_frames(args.frames) if args.frames else None
+    result = decode(args.input, args.output, frames=frames, batch_size=args.batch_size,
+                    lossless=args.lossless, quiet=args.quiet)
+    if not args.quiet:
+        print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.2f} s ({result.fps:.1f} fps)")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .decoder import load_bitstream
+
+    s = load_bitstream(args.input)
+    tensors = sum(s.tensor_bytes.values())
+    report = {
+        "file": s.path, "bytes": s.total_bytes, "bpp": s.bpp, "model": s.container.header["model"],
+        "config": s.container.header["config"], "parameters": s.model.num_stored_parameters(),
+        "width": s.info.width, "height": s.info.height, "frames": s.info.frames,
+        "fps": f"{s.info.fps.numerator}/{s.info.fps.denominator}", "colour": f"{s.info.matrix}/{s.info.range}",
+        "sections": s.container.section_sizes, "tensors": {k: {"bytes": b, "bits": s.bits[k], "coding": s.tensor_methods[k]}
+                                                           for k, b in s.tensor_bytes.items()},
+        "overhead_bytes": s.total_bytes - tensors,
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f"{s.path}: {s.total_bytes} bytes, {s.bpp:.5f} bpp")
+    print(f"  video   {s.info.width}x{s.info.height}, {s.info.frames} frames, {report['fps']} fps, {report['colour']}")
+    print(f"  model   {report['model']}, {report['parameters']} parameters, config {json.dumps(report['config'])}")
+    print(f"  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
+    print(f"  tensors {tensors} B (bits, scales and entropy-coded values)")
+    for k, v in report["tensors"].items():
+        print(f"    {k:32s} {v['bytes']:9d} B  {v['bits']:2d} bits  {v['coding']}")
+    print(f"  overhead {report['overhead_bytes']} B (magic, version, header, section framing and CRCs)")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(args.output_dir, time_budget=args.time_budget, quiet=args.quiet)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

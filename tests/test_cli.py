@@ -1,0 +1,105 @@
+"""The nvcodec command end to end, and every bad input: one line, exit code 2, nothing half-written."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nvcodec.cli import main, parse_count, parse_duration
+from nvcodec.decoder import load_bitstream
+from nvcodec.errors import InputError
+from nvcodec.io import read_video
+
+TINY = ["--epochs", "2", "--params", "3k", "--quiet"]
+
+
+def run_cli(*args: str):
+    return subprocess.run([sys.executable, "-m", "nvcodec", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_encode_decode_info_end_to_end(tmp_path, tiny_clip, capsys):
+    nvc, mp4, y4m, pngs = tmp_path / "t.nvc", tmp_path / "t.mp4", tmp_path / "t.y4m", tmp_path / "frames"
+    assert main(["encode", tiny_clip, "-o", str(nvc), *TINY]) == 0
+    assert not Path(f"{nvc}.ckpt").exists()  # a finished encode leaves no checkpoint behind
+    assert main(["decode", str(nvc), "-o", str(mp4), "--quiet"]) == 0
+    assert main(["decode", str(nvc), "-o", str(y4m), "--frames", "1:4", "--quiet"]) == 0
+    assert main(["decode", str(nvc), "-o", str(pngs), "--quiet"]) == 0
+    assert read_video(mp4).frames.shape == (6, 24, 40, 3)
+    assert read_video(y4m).frames.shape == (3, 24, 40, 3)
+    assert len(list(pngs.glob("*.png"))) == 6
+    capsys.readouterr()
+    assert main(["info", str(nvc)]) == 0
+    out = capsys.readouterr().out
+    assert f"{nvc.stat().st_size} bytes" in out
+    assert "overhead" in out and "nerv" in out
+
+
+def test_info_sections_add_up(tiny_nvc):
+    path, _ = tiny_nvc
+    s = load_bitstream(path)
+    assert sum(s.container.section_sizes.values()) + 5 == os.path.getsize(path)
+    assert sum(s.tensor_bytes.values()) < s.container.section_sizes["TENS"]
+
+
+@pytest.mark.parametrize("case", ["missing", "not_video", "no_frames", "empty_folder"])
+def test_bad_encode_inputs(tmp_path, case):
+    out = tmp_path / "out.nvc"
+    source = {"missing": tmp_path / "nope.mp4", "not_video": tmp_path / "notes.mp4",
+              "no_frames": tmp_path / "empty.mp4", "empty_folder": tmp_path / "folder"}[case]
+    if case == "not_video":
+        source.write_text("this is not a video\n" * 20)
+    elif case == "no_frames":
+        import av
+        with av.open(str(source), "w") as c:
+            s = c.add_stream("libx264", rate=25)
+            s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+    elif case == "empty_folder":
+        source.mkdir()
+    r = run_cli("encode", str(source), "-o", str(out), *TINY)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nvcodec: error: ") and str(source) in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_bad_outputs(tmp_path, tiny_clip, tiny_nvc):
+    path, _ = tiny_nvc
+    for args in (["encode", tiny_clip, "-o", str(tmp_path / "missing" / "o.nvc"), *TINY],
+                 ["decode", path, "-o", str(tmp_path / "missing" / "o.mp4")],
+                 ["decode", path, "-o", "/proc/o.mp4"],
+                 ["decode", path, "-o", str(tmp_path / "o.txt")]):
+        r = run_cli(*args)
+        assert r.returncode == 2, args
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "empty", "garbage"])
+def test_broken_bitstream_keeps_the_old_output(tmp_path, tiny_nvc, damage):
+    path, _ = tiny_nvc
+    data = Path(path).read_bytes()
+    bad = tmp_path / "bad.nvc"
+    bad.write_bytes({"truncated": data[: len(data) // 2], "flipped": data[:40] + bytes([data[40] ^ 4]) + data[41:],
+                     "empty": b"", "garbage": os.urandom(500)}[damage])
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"the previous video")
+    r = run_cli("decode", str(bad), "-o", str(out))
+    assert r.returncode == 2 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert out.read_bytes() == b"the previous video"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nvc", "out.mp4"]  # no temporary left
+
+
+def test_frames_outside_the_video(tiny_nvc, tmp_path):
+    path, _ = tiny_nvc
+    r = run_cli("decode", path, "-o", str(tmp_path / "o.mp4"), "--frames", "4:99")
+    assert r.returncode == 2 and "outside" in r.stderr
+
+
+def test_parsers():
+    assert parse_duration("10m") == 600 and parse_duration("1h30m") == 5400 and parse_duration("90") == 90
+    assert parse_count("300k") == 300_000 and parse_count("1.5M") == 1_500_000
+    for bad in ("", "abc", "-5m"):
+        with pytest.raises(InputError):
+            parse_duration(bad)

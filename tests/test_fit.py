@@ -1,0 +1,66 @@
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_FIT
+from nvcodec.fit import FitConfig, fit, lr_factor
+from nvcodec.models import model_class
+from nvcodec.metrics import ms_ssim_torch, psnr_rgb, ssim_torch
+
+
+def _model(video, params=3000):
+    cls = model_class("nerv")
+    torch.manual_seed(0)
+    return cls(cls.configure(video.info.width, video.info.height, video.info.frames, params))
+
+
+def test_fitting_improves_psnr(tiny_video):
+    result = fit(_model(tiny_video), tiny_video.frames, replace(TINY_FIT, epochs=60, lr=1e-2))
+    assert result.history[-1]["psnr"] > result.history[0]["psnr"] + 4
+
+
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, tiny_video):
+    cfg = replace(TINY_FIT, epochs=4, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1)
+    straight = _model(tiny_video)
+    fit(straight, tiny_video.frames, replace(cfg, checkpoint=None))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_2(epoch, record):
+        if epoch == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        fit(_model(tiny_video), tiny_video.frames, cfg, on_epoch=kill_at_2)
+    resumed = _model(tiny_video)
+    result = fit(resumed, tiny_video.frames, replace(cfg, resume=True))
+    assert result.epochs == 4
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_schedule_warms_up_then_decays():
+    assert lr_factor(0.0, 0.1) < lr_factor(0.05, 0.1) < lr_factor(0.1, 0.1) == 1.0
+    assert lr_factor(0.5, 0.1) < 1.0 and lr_factor(1.0, 0.1) == pytest.approx(0.0)
+
+
+def test_budget_required():
+    from nvcodec.errors import InputError
+    with pytest.raises(InputError):
+        FitConfig()
+
+
+def test_metrics_known_values():
+    a = np.zeros((2, 4, 4, 3), np.uint8)
+    b = a.copy()
+    b[..., 0] = 255  # one of three channels fully wrong: MSE = 255^2 / 3
+    assert psnr_rgb(a, b) == pytest.approx(10 * np.log10(3), abs=1e-6)
+    x = torch.rand(1, 3, 200, 200, dtype=torch.float64)
+    assert float(ssim_torch(x, x)) == pytest.approx(1.0)
+    assert float(ms_ssim_torch(x, x)) == pytest.approx(1.0)
+    assert float(ms_ssim_torch(x, (x + 0.1 * torch.randn_like(x)).clamp(0, 1))) < 0.99
+    with pytest.raises(ValueError):
+        ms_ssim_torch(x[..., :100, :], x[..., :100, :])

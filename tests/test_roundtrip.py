@@ -1,0 +1,76 @@
+"""Encoder and standalone decoder agree exactly: integer weights and rendered frames."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_FIT, make_video
+from nvcodec.bitstream import read_container
+from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.encoder import compress, encode_video, render_all
+from nvcodec.entropy import unpack_tensors
+from nvcodec.fit import fit
+from nvcodec.models import build, model_class
+from nvcodec.quant import quantize_tensors
+
+
+def test_decoder_integers_and_frames_equal_the_encoders(tmp_path, tiny_video):
+    info = tiny_video.info
+    cls = model_class("nerv")
+    model = cls(cls.configure(info.width, info.height, info.frames, 3000))
+    fit(model, tiny_video.frames, TINY_FIT)
+    expected_ints = quantize_tensors(model.stored_tensors(), 8)
+    data = compress(model, info, bits=8)  # the model now holds the dequantized weights
+    encoder_frames = render_all(model, info)
+
+    c = read_container(data)
+    shapes = [q.values.shape for q in expected_ints.values()]
+    decoded, _ = unpack_tensors(c.sections[b"TENS"], shapes, "t")
+    for want, got in zip(expected_ints.values(), decoded):
+        assert np.array_equal(want.values, got.values)
+        assert np.array_equal(want.scales, got.scales)
+    assert np.array_equal(decode_frames(data), encoder_frames)
+
+
+def test_file_size_is_the_bytes_written(tiny_nvc):
+    path, result = tiny_nvc
+    data = open(path, "rb").read()
+    assert result.bytes == len(data)
+    stream = load_bitstream(path)
+    assert stream.total_bytes == len(data)
+    assert stream.bpp == pytest.approx(8 * len(data) / (6 * 40 * 24))
+
+
+@pytest.mark.parametrize("width, height", [(101, 67), (17, 9), (2, 2), (1, 1)])
+def test_odd_sizes_decode_to_exactly_that_size(tmp_path, width, height):
+    video = make_video(width, height, frames=3)
+    out = tmp_path / "odd.nvc"
+    result = encode_video(video, out, params=2000, fit_config=replace(TINY_FIT, epochs=1))
+    frames = decode_frames(out)
+    assert frames.shape == (3, height, width, 3)
+    assert result.info.width == width and result.info.height == height
+
+
+def test_frame_range_renders_only_those_frames(tiny_nvc, monkeypatch):
+    path, _ = tiny_nvc
+    full = decode_frames(path)
+    stream = load_bitstream(path)
+    seen = []
+    forward = type(stream.model).forward
+    monkeypatch.setattr(type(stream.model), "forward", lambda self, index, frames=None: (seen.extend(index.tolist()), forward(self, index))[1])
+    part = decode_frames(path, frames=(2, 5))
+    assert seen == [2, 3, 4]
+    assert np.array_equal(part, full[2:5])
+
+
+def test_quantization_costs_little_and_size_follows_bits(tmp_path, tiny_video):
+    results = {bits: encode_video(tiny_video, tmp_path / f"b{bits}.nvc", params=3000, bits=bits, fit_config=TINY_FIT)
+               for bits in (4, 8)}
+    assert results[4].bytes < results[8].bytes
+    assert abs(results[8].psnr - results[8].psnr_float) < 0.5
+
+
+def test_decoding_is_deterministic(tiny_nvc):
+    path, _ = tiny_nvc
+    assert np.array_equal(decode_frames(path), decode_frames(path))
