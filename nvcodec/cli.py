@@ -76,7 +76,7 @@ def _arguments() -> argparse.ArgumentParser:
     dec.add_argument("-o", "--output", required=True, help="out.mp4, out.mkv, out.y4m, or a folder for PNGs")
     dec.add_argument("--frames", default=None, help="decode frames START:STOP only (others are not rendered)")
     dec.add_argument("--lossless", action="store_true", help="lossless H.264 RGB instead of CRF 12")
-    dec.add_argument("--batch-size", type=int, default=8)
+    dec.add_argument("--batch-size", type=int, default=None, help="frames rendered at once (default: by frame size)")
     dec.add_argument("--quiet", action="store_true")
 
     info = sub.add_parser("info", help="what a .nvc file holds, and what each part costs")

@@ -103,10 +103,17 @@ def _methods(payload: bytes, sizes: list[int], shapes: dict[str, tuple]) -> dict
     return out
 
 
+def auto_batch_size(info: VideoInfo, pixels: int = 1 << 20) -> int:
+    """Frames per rendering batch: up to 8, about a million pixels a batch at most, which keeps
+    the decoder's activations (tens of channels a pixel, float32) to a few hundred MB at 720p."""
+    return max(1, min(8, pixels // (info.width * info.height)))
+
+
 @torch.no_grad()
-def render(model: INR, info: VideoInfo, indices: list[int], batch_size: int = 8) -> Iterator[np.ndarray]:
+def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional[int] = None) -> Iterator[np.ndarray]:
     """Render frames ``indices`` in batches: uint8 RGB arrays (B, H, W, 3) at the video's size."""
     model.eval()
+    batch_size = batch_size or auto_batch_size(info)
     for i in range(0, len(indices), batch_size):
         index = torch.tensor(indices[i:i + batch_size], dtype=torch.int64)
         out = model(index)[..., :info.height, :info.width]
@@ -135,7 +142,7 @@ class DecodeResult:
 
 
 def decode(source: str | os.PathLike, output: str | os.PathLike, *,
-           frames: Optional[tuple[int, Optional[int]]] = None, batch_size: int = 8,
+           frames: Optional[tuple[int, Optional[int]]] = None, batch_size: Optional[int] = None,
            lossless: bool = False, quiet: bool = True) -> DecodeResult:
     """Decode a .nvc file to a video file (.mp4/.mkv/.y4m) or a folder of PNGs, atomically.
 
@@ -158,7 +165,7 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
 
 
 def decode_frames(source: str | os.PathLike | bytes, frames: Optional[tuple[int, Optional[int]]] = None,
-                  batch_size: int = 8) -> np.ndarray:
+                  batch_size: Optional[int] = None) -> np.ndarray:
     """Decode to a uint8 array (T, H, W, 3) in memory."""
     stream = load_bitstream(source)
     indices = frame_indices(stream.info, frames, stream.path)

@@ -16,7 +16,7 @@ from .entropy import pack_tensors
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
 from .io import Video, VideoInfo, check_writable, read_video, write_atomic
-from .metrics import psnr_rgb
+from .metrics import frame_psnr
 from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
 
@@ -53,8 +53,17 @@ def header_for(model: INR, info: VideoInfo) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def render_all(model: INR, info: VideoInfo, batch_size: int = 8) -> np.ndarray:
+def render_all(model: INR, info: VideoInfo, batch_size: Optional[int] = None) -> np.ndarray:
     return np.concatenate(list(render(model, info, list(range(info.frames)), batch_size)))
+
+
+def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float:
+    """PSNR-RGB of the model's frames against the video's, rendered batch by batch (no copy of the video)."""
+    scores, start = [], 0
+    for batch in render(model, video.info, list(range(video.info.frames)), batch_size):
+        scores.append(frame_psnr(batch, video.frames[start:start + len(batch)]))
+        start += len(batch)
+    return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
 
 
 def compress(model: INR, info: VideoInfo, bits: int = 8) -> bytes:
@@ -80,10 +89,10 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
     result = fit(net, video.frames, cfg)
     net.to("cpu")
-    psnr_float = psnr_rgb(render_all(net, info), video.frames)
+    psnr_float = psnr_of(net, video)
     data = compress(net, info, bits)
     write_atomic(output, data)
-    psnr = psnr_rgb(render_all(net, info), video.frames)
+    psnr = psnr_of(net, video)
     return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), len(data),
                         8 * len(data) / (info.frames * info.width * info.height), psnr, psnr_float,
                         time.perf_counter() - began, result, info)

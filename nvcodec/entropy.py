@@ -29,24 +29,32 @@ _MIN_SCALE, _MAX_SCALE = 1e-2, 1e7
 
 @dataclass
 class QuantizedArray:
-    """Integers in [-(2^(bits-1) - 1), 2^(bits-1) - 1] and the float16 step of each channel:
-    value = integer * scale, channels along axis 0 for tensors of 2 or more dimensions."""
+    """Integers in [-(2^(bits-1) - 1), 2^(bits-1) - 1] and float16 steps, laid out as
+    scale_layout(shape) says: value = integer * the step of its group of rows (axis 0)."""
 
     values: np.ndarray  # int32, the tensor's shape
     scales: np.ndarray  # float16, scale_count(shape) of them
     bits: int
 
 
-CHANNEL_MIN_VALUES = 128
+GROUP_MIN_VALUES = 128
+
+
+def scale_layout(shape: Sequence[int]) -> tuple[int, int]:
+    """(number of scales, rows each): weights (2+ dims) get a scale per group of output channels
+    (rows along axis 0) holding at least 128 values, so a float16 scale costs at most 1/8 bit a
+    value; usually that is one scale per channel. Vectors and scalars get one scale."""
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(shape) < 2 or int(shape[0]) <= 1 or count == 0:
+        return 1, max(int(shape[0]) if len(shape) >= 2 else 1, 1)
+    rows = int(shape[0])
+    per_row = count // rows
+    group = -(-GROUP_MIN_VALUES // per_row)
+    return -(-rows // group), group
 
 
 def scale_count(shape: Sequence[int]) -> int:
-    """One scale per output channel for weights (2+ dims) whose channels hold at least 128
-    values (a float16 scale then costs at most 1/8 bit a value); one per tensor otherwise."""
-    count = int(np.prod(shape, dtype=np.int64))
-    if len(shape) >= 2 and int(shape[0]) > 0 and count // int(shape[0]) >= CHANNEL_MIN_VALUES:
-        return int(shape[0])
-    return 1
+    return scale_layout(shape)[0]
 
 
 # ---------------------------------------------------------------------------- one integer array

@@ -24,6 +24,7 @@ SAMPLE_CLIPS = {
     "bikes": "bikes.mp4",
     "carphone": "carphone_pristine.mp4",
 }
+MAX_SIZE = 16384  # pixels a side, as the bitstream's limit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 MATRICES = ("bt601", "bt709", "bt2020")
 RANGES = ("tv", "pc")
@@ -196,7 +197,7 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         rgb, ys, us, vs = [], [], [], []
-        info = None
+        info, frames = None, None
         try:
             for index, frame in enumerate(container.decode(stream)):
                 if stop is not None and index >= stop:
@@ -205,9 +206,17 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
                     continue
                 if info is None:
                     info = _info_from_frame(frame, stream, size)
-                if info.width * info.height > 16384 * 16384:
-                    raise InputError(f"{path}: {info.width}x{info.height} is too large to encode")
+                    if info.width > MAX_SIZE or info.height > MAX_SIZE:
+                        raise InputError(f"{path}: {info.width}x{info.height} is larger than {MAX_SIZE} pixels a side")
+                    # The container's frame count (when it gives one) lets the frames go straight into
+                    # one array: stacking a list at the end would need twice the memory.
+                    expected = (stream.frames or 0) - start if stop is None else min(stop, stream.frames or stop) - start
+                    if expected > 0:
+                        frames = np.empty((expected, info.height, info.width, 3), np.uint8)
                 image, planes = _convert_frame(frame, info, keep_yuv)
+                if frames is not None and len(rgb) < len(frames):
+                    frames[len(rgb)] = image
+                    image = frames[len(rgb)]
                 rgb.append(image)
                 if planes is not None:
                     ys.append(planes[0]); us.append(planes[1]); vs.append(planes[2])
@@ -219,6 +228,8 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
         return Video(np.zeros((0, 1, 1, 3), np.uint8), VideoInfo(1, 1, 0))
     info = replace(info, frames=len(rgb))
     yuv = (np.stack(ys), np.stack(us), np.stack(vs)) if keep_yuv else None
+    if frames is not None and len(rgb) == len(frames):
+        return Video(frames, info, yuv)
     return Video(np.stack(rgb), info, yuv)
 
 
