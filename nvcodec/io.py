@@ -401,6 +401,7 @@ class VideoWriter:
             for packet in self.stream.encode():
                 self.container.mux(packet)
             self.container.close()
+        _umask_mode(self.tmp, directory=self.kind == "png")
         if self.kind == "png" and self.path.is_dir():
             self.path.rmdir()  # empty (checked on open); replaced by the finished folder
         os.replace(self.tmp, self.path)
@@ -463,6 +464,13 @@ def check_writable(path: str | os.PathLike) -> Path:
     return parent
 
 
+def _umask_mode(path: Path, directory: bool = False) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) files; give outputs the usual permissions."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~mask)
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -473,6 +481,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        _umask_mode(Path(name))
         os.replace(name, path)
     except BaseException:
         _remove(Path(name))

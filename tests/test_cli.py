@@ -103,3 +103,16 @@ def test_parsers():
     for bad in ("", "abc", "-5m"):
         with pytest.raises(InputError):
             parse_duration(bad)
+
+
+def test_outputs_get_the_usual_permissions(tmp_path, tiny_nvc):
+    path, _ = tiny_nvc
+    mask = os.umask(0o022)
+    try:
+        assert main(["decode", path, "-o", str(tmp_path / "o.mp4"), "--quiet"]) == 0
+        assert main(["decode", path, "-o", str(tmp_path / "pngs"), "--quiet"]) == 0
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "o.mp4").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "pngs").stat().st_mode & 0o777 == 0o755
+    assert os.stat(path).st_mode & 0o044  # the .nvc is readable by others as well
