@@ -33,11 +33,13 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def parse_count(text: str) -> int:
-    """'300000', '300k', '1.5M' -> an integer."""
+def parse_count(text: str) -> int | str:
+    """'300000', '300k', '1.5M' -> an integer; a name (a model's preset, e.g. nerv-s) stays a name."""
+    if re.fullmatch(r"[a-z][a-z0-9_-]*", text.strip()):
+        return text.strip()
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
     if not m:
-        raise InputError(f"parameter count {text!r}: expected e.g. 300k or 1.5M")
+        raise InputError(f"parameter count {text!r}: expected e.g. 300k, 1.5M or a preset name such as nerv-s")
     value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()]
     if value < 1:
         raise InputError(f"parameter count {text!r} must be at least 1")
@@ -54,7 +56,8 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("input", help="a video file, a folder of PNGs, or a bundled clip: bunny, bikes, carphone")
     enc.add_argument("-o", "--output", required=True, help="the .nvc file to write")
     enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: nerv)")
-    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget, e.g. 100k (default 100k)")
+    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget, e.g. 100k (default 100k), or a preset: "
+                     "xs, s, m, nerv-s, nerv-m, nerv-l for nerv")
     enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
     enc.add_argument("--epochs", type=int, default=None, help="fitting epochs (with --time-budget: whichever ends first)")
     enc.add_argument("--bits", type=int, default=8, help="quantization bits per value (default 8)")

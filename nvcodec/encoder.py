@@ -76,7 +76,7 @@ def compress(model: INR, info: VideoInfo, bits: int = 8) -> bytes:
 
 
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
-                 params: Optional[int] = None, bits: int = 8, fit_config: Optional[FitConfig] = None,
+                 params: Optional[int | str] = None, bits: int = 8, fit_config: Optional[FitConfig] = None,
                  model_options: Optional[dict[str, Any]] = None) -> EncodeResult:
     """Fit a model to ``video``, compress it, and write the .nvc file atomically."""
     began = time.perf_counter()
@@ -86,6 +86,10 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     cfg = fit_config or FitConfig(time_budget=120)
     info = video.info
     cls = model_class(model)
+    if isinstance(params, str):
+        if params not in cls.presets:
+            raise InputError(f"--params {params!r}: not a {model} preset (presets: {', '.join(cls.presets) or 'none'})")
+        params = cls.presets[params]
     net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
     result = fit(net, video.frames, cfg)
     net.to("cpu")

@@ -100,9 +100,22 @@ def test_frames_outside_the_video(tiny_nvc, tmp_path):
 def test_parsers():
     assert parse_duration("10m") == 600 and parse_duration("1h30m") == 5400 and parse_duration("90") == 90
     assert parse_count("300k") == 300_000 and parse_count("1.5M") == 1_500_000
+    assert parse_count("nerv-s") == "nerv-s"
     for bad in ("", "abc", "-5m"):
         with pytest.raises(InputError):
             parse_duration(bad)
+    with pytest.raises(InputError):
+        parse_count("-3k")
+
+
+def test_presets(tmp_path, tiny_video):
+    from nvcodec.encoder import encode_video
+    from conftest import TINY_FIT
+    from dataclasses import replace
+    r = encode_video(tiny_video, tmp_path / "p.nvc", params="xs", fit_config=replace(TINY_FIT, epochs=1))
+    assert 50_000 < r.parameters <= 100_000
+    with pytest.raises(InputError, match="not a nerv preset"):
+        encode_video(tiny_video, tmp_path / "p.nvc", params="huge", fit_config=TINY_FIT)
 
 
 def test_outputs_get_the_usual_permissions(tmp_path, tiny_nvc):

@@ -33,6 +33,8 @@ class INR(nn.Module):
     name: ClassVar[str] = ""
     #: True where forward() needs the frames themselves while fitting (an encoder, as in HNeRV).
     needs_frames: ClassVar[bool] = False
+    #: Named sizes (stored parameters) that --params accepts besides a count.
+    presets: ClassVar[dict[str, int]] = {}
 
     def __init__(self, config: dict[str, Any]):
         super().__init__()

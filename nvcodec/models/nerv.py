@@ -17,6 +17,7 @@ PRESETS = {"xs": 100_000, "s": 300_000, "m": 1_000_000, "nerv-s": 3_200_000,
 
 class NeRV(INR):
     name = "nerv"
+    presets = PRESETS
 
     def __init__(self, config: dict[str, Any]):
         super().__init__(config)
