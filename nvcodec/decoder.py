@@ -71,7 +71,7 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
     try:
         cls.check_config(config)
         with torch.device("meta"):
-            shapes = {k: tuple(t.shape) for k, t in cls(config).stored_tensors().items()}
+            shapes = {k: tuple(t.shape) for k, t in cls(config, decoder_only=True).stored_tensors().items()}
     except (ValueError, TypeError, KeyError, RuntimeError) as e:
         raise BitstreamError(f"{name}: invalid {header['model']} config ({e})") from None
     if len(shapes) > LIMITS["tensors"]:
@@ -84,7 +84,7 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
         raise BitstreamError(f"{name}: model renders {out_w}x{out_h}, smaller than the video's "
                              f"{header['width']}x{header['height']}")
     quantized, sizes = unpack_tensors(container.sections[b"TENS"], list(shapes.values()), name)
-    model = cls(config)
+    model = cls(config, decoder_only=True)
     model.load_stored(dequantize_tensors(dict(zip(shapes, quantized))))
     model.eval()
     info = VideoInfo(header["width"], header["height"], header["frames"], fps_of(header),

@@ -93,6 +93,8 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
     result = fit(net, video.frames, cfg)
     net.to("cpu")
+    with torch.no_grad():
+        net.prepare_storage(torch.from_numpy(video.frames))
     psnr_float = psnr_of(net, video)
     data = compress(net, info, bits)
     write_atomic(output, data)

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from .base import INR
+from .hnerv import HNeRV
 from .nerv import NeRV
+from .nervpp import NeRVPP
 
-REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV,)}
+REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV, HNeRV, NeRVPP)}
 
 
 def model_class(name: str) -> type[INR]:

@@ -36,9 +36,12 @@ class INR(nn.Module):
     #: Named sizes (stored parameters) that --params accepts besides a count.
     presets: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, config: dict[str, Any]):
+    def __init__(self, config: dict[str, Any], decoder_only: bool = False):
+        """``decoder_only``: build just what the bitstream holds (the decoder's side); parts used
+        only while fitting (an encoder network) are left out."""
         super().__init__()
         self.config = dict(config)
+        self.decoder_only = decoder_only
 
     @classmethod
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
@@ -61,6 +64,10 @@ class INR(nn.Module):
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
         """index: (B,) int64 frame numbers -> (B, 3, H, W) float in [0, 1]."""
         raise NotImplementedError
+
+    def prepare_storage(self, frames: torch.Tensor) -> None:
+        """Called once after fitting, before stored_tensors(), with the uint8 frames (T, H, W, 3):
+        compute what only the frames can give (HNeRV's embeddings). Nothing, by default."""
 
     def stored_tensors(self) -> dict[str, torch.Tensor]:
         """The tensors the bitstream holds, by name, in a fixed order."""

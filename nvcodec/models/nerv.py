@@ -19,8 +19,8 @@ class NeRV(INR):
     name = "nerv"
     presets = PRESETS
 
-    def __init__(self, config: dict[str, Any]):
-        super().__init__(config)
+    def __init__(self, config: dict[str, Any], decoder_only: bool = False):
+        super().__init__(config, decoder_only)
         c = config
         h0, w0 = c["stem_size"]
         channels, strides = c["channels"], c["strides"]
@@ -28,8 +28,12 @@ class NeRV(INR):
             nn.Linear(2 * c["pe_levels"], c["mlp_hidden"]), nn.GELU(),
             nn.Linear(c["mlp_hidden"], channels[0] * h0 * w0), nn.GELU())
         self.blocks = nn.ModuleList(
-            UpsampleBlock(channels[i], channels[i + 1], s) for i, s in enumerate(strides))
+            self.make_stage(channels[i], channels[i + 1], s) for i, s in enumerate(strides))
         self.head = nn.Conv2d(channels[-1], 3, 1)
+
+    def make_stage(self, c_in: int, c_out: int, stride: int) -> nn.Module:
+        """One upsampling stage (NeRV++ overrides this)."""
+        return UpsampleBlock(c_in, c_out, stride)
 
     @classmethod
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,

@@ -1,0 +1,103 @@
+"""Every architecture through the same chain: shapes at odd sizes, exact round trips, what is stored."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_FIT, make_video
+from nvcodec.bitstream import read_container
+from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.encoder import compress, encode_video, render_all
+from nvcodec.entropy import unpack_tensors
+from nvcodec.fit import fit
+from nvcodec.models import REGISTRY, model_class
+from nvcodec.quant import quantize_tensors
+
+MODELS = sorted(REGISTRY)
+
+
+def _fitted(name, video, params=4000, epochs=2):
+    cls = model_class(name)
+    torch.manual_seed(0)
+    model = cls(cls.configure(video.info.width, video.info.height, video.info.frames, params))
+    fit(model, video.frames, replace(TINY_FIT, epochs=epochs))
+    with torch.no_grad():
+        model.prepare_storage(torch.from_numpy(video.frames))
+    return model
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("width, height", [(101, 67), (17, 9), (33, 20)])
+def test_output_covers_odd_sizes(name, width, height):
+    cls = model_class(name)
+    model = cls(cls.configure(width, height, 3, 3000))
+    out_h, out_w = model.out_size
+    assert out_h >= height and out_w >= width
+    frames = torch.rand(2, 3, height, width)
+    out = model(torch.tensor([0, 2]), frames if model.needs_frames else None)
+    assert out.shape == (2, 3, out_h, out_w)
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_budget_is_respected(name):
+    for params in (20_000, 100_000):
+        cls = model_class(name)
+        model = cls(cls.configure(320, 180, 132, params))
+        assert 0.7 * params < model.num_stored_parameters() <= params
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bitstream_roundtrip_per_model(tmp_path, name):
+    video = make_video(37, 23, frames=5)
+    model = _fitted(name, video)
+    info = video.info
+    expected = quantize_tensors(model.stored_tensors(), 8)
+    data = compress(model, info)
+    mine = render_all(model, info)
+    shapes = [q.values.shape for q in expected.values()]
+    decoded, _ = unpack_tensors(read_container(data).sections[b"TENS"], shapes, "t")
+    for want, got in zip(expected.values(), decoded):
+        assert np.array_equal(want.values, got.values) and np.array_equal(want.scales, got.scales)
+    frames = decode_frames(data)
+    assert frames.shape == (5, 23, 37, 3)
+    assert np.array_equal(frames, mine)
+    assert np.array_equal(decode_frames(data, frames=(1, 3)), mine[1:3])
+
+
+def test_hnerv_stores_embeddings_not_its_encoder(tmp_path):
+    video = make_video(40, 24, frames=6)
+    model = _fitted("hnerv", video)
+    stored = model.stored_tensors()
+    encoder_params = sum(p.numel() for p in model.encoder.parameters())
+    assert encoder_params > 0
+    assert not any(k.startswith("encoder.") for k in stored)
+    assert "embeddings" in stored
+    assert model.num_stored_parameters() == sum(p.numel() for k, p in model.state_dict().items()
+                                                if not k.startswith("encoder."))
+    # the decoder's model has no encoder at all, and the file holds only the stored tensors' values
+    data = compress(model, video.info)
+    stream = load_bitstream(data)
+    assert stream.model.encoder is None
+    assert set(stream.tensor_bytes) == set(stored)
+
+
+def test_hnerv_embeddings_roundtrip_exactly():
+    video = make_video(40, 24, frames=6)
+    model = _fitted("hnerv", video)
+    expected = quantize_tensors(model.stored_tensors(), 8)["embeddings"]
+    assert expected.values.shape[1] == 6  # (d, frames, h0, w0): one step per embedding channel
+    assert expected.scales.size == expected.values.shape[0]
+    data = compress(model, video.info)
+    stream = load_bitstream(data)
+    assert torch.equal(stream.model.embeddings, model.embeddings)
+    assert torch.count_nonzero(stream.model.embeddings) > 0
+
+
+def test_hnerv_renders_from_embeddings_after_fitting(tmp_path):
+    video = make_video(40, 24, frames=6)
+    result = encode_video(video, tmp_path / "h.nvc", model="hnerv", params=4000, fit_config=replace(TINY_FIT, epochs=3))
+    frames = decode_frames(tmp_path / "h.nvc")
+    from nvcodec.metrics import psnr_rgb
+    assert psnr_rgb(frames, video.frames) == pytest.approx(result.psnr, abs=1e-6)
