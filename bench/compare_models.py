@@ -30,6 +30,7 @@ def main() -> None:
     parser.add_argument("--clip", default="bunny")
     parser.add_argument("--size", default="320x180")
     parser.add_argument("--seconds", type=float, default=150)
+    parser.add_argument("--epochs", type=int, default=None, help="an equal epoch budget instead of equal wall time")
     parser.add_argument("--params", nargs="+", default=["300k", "1M"])
     parser.add_argument("--models", nargs="+", default=["nerv", "nervpp", "hnerv"])
     parser.add_argument("--option", action="append", default=[], metavar="MODEL:KEY=VALUE",
@@ -50,18 +51,20 @@ def main() -> None:
                 label = model + "".join(f"[{k}={v}]" for k, v in options.items())
                 torch.manual_seed(0)
                 r = encode_video(video, Path(tmp) / "x.nvc", model=model, params=parse_count(params),
-                                 model_options=options, fit_config=FitConfig(time_budget=args.seconds, quiet=True))
+                                 model_options=options, fit_config=FitConfig(time_budget=None if args.epochs else args.seconds,
+                                                      epochs=args.epochs, quiet=True))
                 row = {"model": label, "params_budget": params, "parameters": r.parameters, "bytes": r.bytes,
                        "bpp": r.bpp, "psnr_rgb": r.psnr, "psnr_rgb_float": r.psnr_float, "epochs": r.fit.epochs,
                        "ms_per_epoch": 1000 * r.fit.seconds / max(r.fit.epochs, 1), "encode_s": r.encode_s}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    out = Path(args.output or Path(__file__).parent / "results" / args.clip / "models.json")
+    default = f"models-{args.epochs}epochs.json" if args.epochs else "models.json"
+    out = Path(args.output or Path(__file__).parent / "results" / args.clip / default)
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {"name": "models", "description": "nvcodec models at equal parameter and wall-time budgets",
               "results": {k: [r[k] for r in rows] for k in rows[0]},
               "meta": {"command": "python bench/compare_models.py " + " ".join(sys.argv[1:]),
-                       "clip": args.clip, "size": args.size, "seconds_per_point": args.seconds, "bits": 8,
+                       "clip": args.clip, "size": args.size, "budget": f"{args.epochs} epochs" if args.epochs else f"{args.seconds:g} s", "bits": 8,
                        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
                        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}}
     out.write_text(json.dumps(report, indent=1) + "\n")

@@ -56,8 +56,8 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("input", help="a video file, a folder of PNGs, or a bundled clip: bunny, bikes, carphone")
     enc.add_argument("-o", "--output", required=True, help="the .nvc file to write")
     enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: nerv)")
-    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget, e.g. 100k (default 100k), or a preset: "
-                     "xs, s, m, nerv-s, nerv-m, nerv-l for nerv")
+    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default 100k), or a "
+                     "preset: xs, s, m for every model; nerv-s/m/l for nerv; hnerv-0.35m/0.75m/1.5m/3m for hnerv")
     enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
     enc.add_argument("--epochs", type=int, default=None, help="fitting epochs (with --time-budget: whichever ends first)")
     enc.add_argument("--bits", type=int, default=8, help="quantization bits per value (default 8)")

@@ -8,6 +8,7 @@ used while fitting only: ``decoder_only`` models (the decoder's side) do not eve
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import torch
@@ -90,9 +91,7 @@ class HNeRV(INR):
         params = params or PRESETS["xs"]
         # The embeddings take no more than a quarter of the budget: fewer channels if they would.
         embed_dim = max(1, min(embed_dim, params // (4 * frames * h0 * w0)))
-        total = 1
-        for s in strides:
-            total *= s
+        total = math.prod(strides)
 
         def config_for(c0: int) -> dict[str, Any]:
             channels = [c0]
@@ -120,9 +119,7 @@ class HNeRV(INR):
         require(config, "enc_dim", int, 1, 1024)
         if require(config, "max_kernel", int, 1, 7) % 2 == 0:
             raise ValueError("config 'max_kernel' must be odd")
-        total = 1
-        for s in strides:
-            total *= s
+        total = math.prod(strides)
         if require(config, "out_size", int, 1, 65536, (2, 2)) != [h0 * total, w0 * total]:
             raise ValueError("config 'out_size' does not match embed_size times the strides")
         if config["frames"] * config["embed_dim"] * h0 * w0 > 2**28:

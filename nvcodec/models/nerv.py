@@ -2,6 +2,7 @@
 feature map -> Conv/PixelShuffle/GELU blocks -> RGB."""
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import torch
@@ -48,7 +49,7 @@ class NeRV(INR):
             channels = [c0, c0]  # the first block keeps the stem's width, as NeRV's expansion 1
             for _ in strides[1:]:
                 channels.append(max(int(channels[-1] / reduction), min(min_channels, c0)))
-            return {"frames": frames, "out_size": [h0 * _prod(strides), w0 * _prod(strides)],
+            return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "stem_size": [h0, w0], "strides": strides, "channels": channels,
                     "mlp_hidden": min(512, max(16, 2 * c0)), "pe_levels": pe_levels, "pe_base": pe_base}
 
@@ -66,7 +67,7 @@ class NeRV(INR):
         require(config, "channels", int, 1, 4096, (len(strides) + 1, len(strides) + 1))
         h0, w0 = require(config, "stem_size", int, 1, 1024, (2, 2))
         out = require(config, "out_size", int, 1, 65536, (2, 2))
-        if out != [h0 * _prod(strides), w0 * _prod(strides)]:
+        if out != [h0 * math.prod(strides), w0 * math.prod(strides)]:
             raise ValueError("config 'out_size' does not match stem_size times the strides")
         require(config, "mlp_hidden", int, 1, 8192)
         require(config, "pe_levels", int, 1, 256)
@@ -82,8 +83,3 @@ class NeRV(INR):
         return torch.sigmoid(self.head(x))
 
 
-def _prod(values: list[int]) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out
