@@ -90,6 +90,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         if params not in cls.presets:
             raise InputError(f"--params {params!r}: not a {model} preset (presets: {', '.join(cls.presets) or 'none'})")
         params = cls.presets[params]
+    torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed
     net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
     result = fit(net, video.frames, cfg)
     net.to("cpu")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from nvcodec.decoder import decode_frames, load_bitstream
 from nvcodec.errors import BitstreamError, InputError
@@ -32,6 +32,7 @@ def test_flips_and_splices_are_refused(tiny_nvc, data):
     for _ in range(data.draw(st.integers(1, 4))):
         pos = data.draw(st.integers(0, len(damaged) - 1))
         damaged[pos] ^= data.draw(st.integers(1, 255))
+    assume(bytes(damaged) != original)  # two flips of one byte can cancel out
     with pytest.raises(BitstreamError):
         load_bitstream(bytes(damaged), "f.nvc")
 

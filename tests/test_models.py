@@ -9,7 +9,7 @@ from conftest import TINY_FIT, make_video
 from nvcodec.bitstream import read_container
 from nvcodec.decoder import decode_frames, load_bitstream
 from nvcodec.encoder import compress, encode_video, render_all
-from nvcodec.entropy import unpack_tensors
+from nvcodec.entropy import scale_count, scale_layout, unpack_tensors
 from nvcodec.fit import fit
 from nvcodec.models import REGISTRY, model_class
 from nvcodec.quant import quantize_tensors
@@ -87,8 +87,9 @@ def test_hnerv_embeddings_roundtrip_exactly():
     video = make_video(40, 24, frames=6)
     model = _fitted("hnerv", video)
     expected = quantize_tensors(model.stored_tensors(), 8)["embeddings"]
-    assert expected.values.shape[1] == 6  # (d, frames, h0, w0): one step per embedding channel
-    assert expected.scales.size == expected.values.shape[0]
+    assert expected.values.shape[1] == 6  # stored as (d, frames, h0, w0): steps go per embedding channel
+    assert expected.scales.size == scale_count(expected.values.shape)
+    assert scale_layout((16, 132, 2, 4)) == (16, 1)  # at a real size, one step a channel
     data = compress(model, video.info)
     stream = load_bitstream(data)
     assert torch.equal(stream.model.embeddings, model.embeddings)

@@ -55,7 +55,8 @@ class Encoder(nn.Sequential):
     def __init__(self, strides: list[int], width: int, embed_dim: int):
         layers: list[nn.Module] = []
         c_in = 3
-        for s in reversed(strides):  # the decoder's last upsampling is the encoder's first downsampling
+        for s in strides:  # the decoder's strides, in the same order (largest first), as HNeRV does:
+            # the first, largest patchify conv makes the encoder cheap (its blocks run at H/5 and below)
             layers += [nn.Conv2d(c_in, width, s, stride=s), ChannelNorm(width), ConvNeXtBlock(width)]
             c_in = width
         layers.append(nn.Conv2d(width, embed_dim, 1))
