@@ -21,8 +21,8 @@ import time
 import zlib
 from pathlib import Path
 
-from nvcodec.bitstream import MAGIC, read_container, write_container
-from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.bitstream import MAGIC, read_container
+from nvcodec.decoder import decode_frames
 from nvcodec.encoder import encode_video
 from nvcodec.errors import BitstreamError
 from nvcodec.fit import FitConfig

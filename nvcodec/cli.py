@@ -14,7 +14,6 @@ import json
 import os
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -172,7 +171,7 @@ def cmd_info(args) -> int:
     print(f"{s.path}: {s.total_bytes} bytes, {s.bpp:.5f} bpp")
     print(f"  video   {s.info.width}x{s.info.height}, {s.info.frames} frames, {report['fps']} fps, {report['colour']}")
     print(f"  model   {report['model']}, {report['parameters']} parameters, config {json.dumps(report['config'])}")
-    print(f"  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
+    print("  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
     print(f"  tensors {tensors} B (bits, scales and entropy-coded values)")
     for k, v in report["tensors"].items():
         print(f"    {k:32s} {v['bytes']:9d} B  {v['bits']:2d} bits  {v['coding']}")

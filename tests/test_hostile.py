@@ -1,6 +1,5 @@
 """Hostile inputs (issue 5's fast cases): fuzzed files, odd and broken videos, kills and resumes."""
 import hashlib
-import os
 import signal
 import subprocess
 import sys

@@ -3,7 +3,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import TINY_FIT, make_video
 from nvcodec.bitstream import read_container
@@ -11,7 +10,7 @@ from nvcodec.decoder import decode_frames, load_bitstream
 from nvcodec.encoder import compress, encode_video, render_all
 from nvcodec.entropy import unpack_tensors
 from nvcodec.fit import fit
-from nvcodec.models import build, model_class
+from nvcodec.models import model_class
 from nvcodec.quant import quantize_tensors
 
 
@@ -74,3 +73,35 @@ def test_quantization_costs_little_and_size_follows_bits(tmp_path, tiny_video):
 def test_decoding_is_deterministic(tiny_nvc):
     path, _ = tiny_nvc
     assert np.array_equal(decode_frames(path), decode_frames(path))
+
+
+def test_decoder_does_not_import_the_fitting_code():
+    """The decode path (decoder.py and what it imports from nvcodec) never reaches fit or encoder."""
+    import ast
+    from pathlib import Path
+
+    import nvcodec
+
+    root = Path(nvcodec.__file__).parent
+
+    def module_file(name: str) -> Path:
+        path = root.joinpath(*name.split("."))
+        return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+    seen, todo = set(), ["decoder"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(name)
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:  # relative: inside nvcodec
+                base = package[: len(package) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+                if target and module_file(target).exists():
+                    todo.append(target)
+    assert "decoder" in seen and "bitstream" in seen and "models" in seen
+    assert "models.hnerv" in seen
+    assert not {"fit", "encoder", "demo", "baseline"} & seen, seen
