@@ -124,6 +124,7 @@ class Reader:
 
     def __init__(self, data: bytes, name: str, what: str):
         self.data, self.pos, self.name, self.what = memoryview(data), 0, name, what
+        self.payload = 0  # bytes read as coded values (ANS words, raw codes), as opposed to side information
 
     def fail(self, problem: str) -> BitstreamError:
         return BitstreamError(f"{self.name}: {self.what} {problem}")

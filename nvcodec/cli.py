@@ -156,14 +156,17 @@ def cmd_info(args) -> int:
 
     s = load_bitstream(args.input)
     tensors = sum(s.tensor_bytes.values())
+    coded = sum(s.coded_bytes.values())
     report = {
         "file": s.path, "bytes": s.total_bytes, "bpp": s.bpp, "model": s.container.header["model"],
         "config": s.container.header["config"], "parameters": s.model.num_stored_parameters(),
         "width": s.info.width, "height": s.info.height, "frames": s.info.frames,
         "fps": f"{s.info.fps.numerator}/{s.info.fps.denominator}", "colour": f"{s.info.matrix}/{s.info.range}",
-        "sections": s.container.section_sizes, "tensors": {k: {"bytes": b, "bits": s.bits[k], "coding": s.tensor_methods[k]}
-                                                           for k, b in s.tensor_bytes.items()},
-        "overhead_bytes": s.total_bytes - tensors,
+        "sections": s.container.section_sizes,
+        "tensors": {k: {"bytes": b, "coded_bytes": s.coded_bytes[k], "bits": s.bits[k], "coding": s.tensor_methods[k]}
+                    for k, b in s.tensor_bytes.items()},
+        "coded_bytes": coded, "side_info_bytes": tensors - coded, "container_bytes": s.total_bytes - tensors,
+        "overhead_bytes": s.total_bytes - coded,
     }
     if args.json:
         print(json.dumps(report, indent=1))
@@ -172,10 +175,13 @@ def cmd_info(args) -> int:
     print(f"  video   {s.info.width}x{s.info.height}, {s.info.frames} frames, {report['fps']} fps, {report['colour']}")
     print(f"  model   {report['model']}, {report['parameters']} parameters, config {json.dumps(report['config'])}")
     print("  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
-    print(f"  tensors {tensors} B (bits, scales and entropy-coded values)")
+    print(f"  tensors  {tensors} B: {coded} B coded values + {tensors - coded} B side information "
+          "(bits, quantization steps, entropy models)")
     for k, v in report["tensors"].items():
         print(f"    {k:32s} {v['bytes']:9d} B  {v['bits']:2d} bits  {v['coding']}")
-    print(f"  overhead {report['overhead_bytes']} B (magic, version, header, section framing and CRCs)")
+    print(f"  overhead {report['overhead_bytes']} B = {100 * report['overhead_bytes'] / s.total_bytes:.1f}% of the file: "
+          f"side information {tensors - coded} B + container {report['container_bytes']} B "
+          "(magic, version, header, section framing and CRCs)")
     return 0
 
 

@@ -28,6 +28,7 @@ class Bitstream:
     model: INR
     info: VideoInfo
     tensor_bytes: dict[str, int]
+    coded_bytes: dict[str, int]  # of tensor_bytes, the coded values themselves (the rest is side information)
     tensor_methods: dict[str, str]
     bits: dict[str, int]
 
@@ -83,14 +84,15 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
     if out_h < header["height"] or out_w < header["width"]:
         raise BitstreamError(f"{name}: model renders {out_w}x{out_h}, smaller than the video's "
                              f"{header['width']}x{header['height']}")
-    quantized, sizes = unpack_tensors(container.sections[b"TENS"], list(shapes.values()), name)
+    coded: list[int] = []
+    quantized, sizes = unpack_tensors(container.sections[b"TENS"], list(shapes.values()), name, coded)
     model = cls(config, decoder_only=True)
     model.load_stored(dequantize_tensors(dict(zip(shapes, quantized))))
     model.eval()
     info = VideoInfo(header["width"], header["height"], header["frames"], fps_of(header),
                      header["matrix"], header["range"])
     methods = _methods(container.sections[b"TENS"], sizes, shapes)
-    return Bitstream(name, container, model, info, dict(zip(shapes, sizes)), methods,
+    return Bitstream(name, container, model, info, dict(zip(shapes, sizes)), dict(zip(shapes, coded)), methods,
                      {k: q.bits for k, q in zip(shapes, quantized)})
 
 

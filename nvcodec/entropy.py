@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -133,6 +133,7 @@ def decode_ints(reader: Reader, count: int) -> np.ndarray:
         if not 1 <= nbits <= 32:
             raise reader.fail(f"declares {nbits}-bit raw codes")
         packed = np.frombuffer(reader.take(math.ceil(count * nbits / 8)), np.uint8)
+        reader.payload += len(packed)
         bits = np.unpackbits(packed, bitorder="little")[:count * nbits].reshape(count, nbits).astype(np.int64)
         return (lo + (bits << np.arange(nbits)).sum(axis=1)).astype(np.int32)
     if method == CATEGORICAL:
@@ -160,6 +161,7 @@ def _decode_ans(reader: Reader, model, count: int, *params: np.ndarray) -> np.nd
 
     nwords = reader.uvarint(LIMITS["section_bytes"] // 4)
     words = np.frombuffer(reader.take(4 * nwords), dtype="<u4").astype(np.uint32)
+    reader.payload += 4 * nwords
     if count == 0:
         return np.zeros(0, np.int32)
     decoder = constriction.stream.stack.AnsCoder(words)
@@ -182,8 +184,11 @@ def pack_tensors(tensors: Sequence[QuantizedArray]) -> tuple[bytes, list[int]]:
     return bytes(out), sizes
 
 
-def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str) -> tuple[list[QuantizedArray], list[int]]:
-    """Inverse of pack_tensors, for tensors of the given shapes; checks every value's range."""
+def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
+                   coded: Optional[list[int]] = None) -> tuple[list[QuantizedArray], list[int]]:
+    """Inverse of pack_tensors, for tensors of the given shapes; checks every value's range.
+    Returns the tensors and the bytes each took; ``coded``, if given, receives per tensor the
+    bytes of coded values (the rest of a record is side information: bits, steps, models)."""
     reader = Reader(payload, name, "section TENS")
     out, sizes = [], []
     for index, shape in enumerate(shapes):
@@ -201,6 +206,8 @@ def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str) -
             raise reader.fail(f"tensor {index} holds values outside {bits}-bit range")
         out.append(QuantizedArray(values.reshape(tuple(shape)), scales, bits))
         sizes.append(reader.pos - start)
+        if coded is not None:
+            coded.append(reader.payload - sum(coded))
     if not reader.done():
         raise reader.fail(f"has {len(payload) - reader.pos} bytes left after the last tensor")
     return out, sizes

@@ -40,6 +40,8 @@ def test_info_sections_add_up(tiny_nvc):
     s = load_bitstream(path)
     assert sum(s.container.section_sizes.values()) + 5 == os.path.getsize(path)
     assert sum(s.tensor_bytes.values()) < s.container.section_sizes["TENS"]
+    assert 0 < sum(s.coded_bytes.values()) < sum(s.tensor_bytes.values())
+    assert all(s.coded_bytes[k] <= s.tensor_bytes[k] for k in s.tensor_bytes)
 
 
 @pytest.mark.parametrize("case", ["missing", "not_video", "no_frames", "empty_folder"])
