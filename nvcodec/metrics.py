@@ -112,3 +112,33 @@ def ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
 def ms_ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
     """Mean MS-SSIM over frames of two uint8 RGB videos (T, H, W, 3); smaller side must be > 160."""
     return _video_score(ms_ssim_torch, a, b)
+
+
+# ---------------------------------------------------------------------------- BD-rate
+def bd_rate(ref_rate: Sequence[float], ref_psnr: Sequence[float], test_rate: Sequence[float],
+            test_psnr: Sequence[float], method: str = "pchip") -> float:
+    """Bjøntegaard delta rate (%) of the test curve against the reference: the mean difference
+    of log rate at equal quality, over the quality range both curves cover. Negative = fewer bits.
+
+    ``method``: "pchip" (piecewise cubic Hermite, as JVET's spreadsheet) or "cubic" (one cubic
+    polynomial per curve, VCEG-M33). NaN when the curves' quality ranges do not overlap.
+    """
+    lo = max(min(ref_psnr), min(test_psnr))
+    hi = min(max(ref_psnr), max(test_psnr))
+    if not hi > lo:
+        return float("nan")
+    areas = []
+    for rate, psnr in ((ref_rate, ref_psnr), (test_rate, test_psnr)):
+        order = np.argsort(psnr)
+        q = np.asarray(psnr, dtype=np.float64)[order]
+        r = np.log(np.asarray(rate, dtype=np.float64)[order])
+        if method == "cubic":
+            poly = np.polyint(np.polyfit(q, r, min(3, len(q) - 1)))
+            areas.append(np.polyval(poly, hi) - np.polyval(poly, lo))
+        elif method == "pchip":
+            from scipy.interpolate import PchipInterpolator
+
+            areas.append(PchipInterpolator(q, r).integrate(lo, hi))
+        else:
+            raise ValueError(f"bd_rate: unknown method {method!r}; use pchip or cubic")
+    return float((np.exp((areas[1] - areas[0]) / (hi - lo)) - 1) * 100)
