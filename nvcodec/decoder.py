@@ -80,6 +80,8 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
     params = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
     if params > LIMITS["parameters"]:
         raise BitstreamError(f"{name}: model has {params} parameters (limit {LIMITS['parameters']})")
+    if config.get("frames") != header["frames"]:
+        raise BitstreamError(f"{name}: model config is for {config.get('frames')} frames, header says {header['frames']}")
     out_h, out_w = config["out_size"]
     if out_h < header["height"] or out_w < header["width"]:
         raise BitstreamError(f"{name}: model renders {out_w}x{out_h}, smaller than the video's "

@@ -1,6 +1,7 @@
 """``nvcodec demo``: the whole chain on the bundled Big Buck Bunny at 320x180, with x264 beside it."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
               "psnr_rgb_before_quantization": enc.psnr_float, "epochs": enc.fit.epochs,
               "encode_s": enc.encode_s, "decode_s": dec.seconds, "render_fps": i.frames / render_s,
               "x264_medium_psnr_rgb_at_same_bpp": x264}
+    (out / "demo.json").write_text(json.dumps(report, indent=1) + "\n")
     print(f"nvcodec demo (bunny {i.width}x{i.height}, {i.frames} frames) -> {out / 'demo.nvc'}, {out / 'demo.mp4'}")
     print(f"  {DEFAULT_MODEL}, {enc.parameters} parameters, {enc.fit.epochs} epochs")
     print(f"  size      {enc.bytes} bytes = {enc.bpp:.4f} bpp")
@@ -44,4 +46,5 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     print(f"  encode    {enc.encode_s:.1f} s;  decode to mp4 {dec.seconds:.2f} s; rendering {report['render_fps']:.0f} fps")
     print(f"  x264 (medium, 1 thread) at {enc.bpp:.4f} bpp: "
           + (f"{x264:.2f} dB PSNR-RGB" if x264 == x264 else "outside its CRF 18..51 range"))
+    print(f"  report    {out / 'demo.json'}")
     return report

@@ -78,7 +78,7 @@ def test_absurd_model_config_is_refused_before_allocation(tiny_nvc):
     path, _ = tiny_nvc
     c = read_container(open(path, "rb").read())
     for change in ({"channels": [4096] * len(c.header["config"]["channels"])}, {"strides": [8] * 8},
-                   {"mlp_hidden": 10**9}, {"unknown": 1}):
+                   {"mlp_hidden": 10**9}, {"unknown": 1}, {"frames": 10**6}):
         header = {**c.header, "config": {**c.header["config"], **change}}
         data = write_container(header, c.sections[b"TENS"])
         with pytest.raises(BitstreamError, match="f.nvc"):

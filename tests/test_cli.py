@@ -130,3 +130,13 @@ def test_outputs_get_the_usual_permissions(tmp_path, tiny_nvc):
     assert (tmp_path / "o.mp4").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "pngs").stat().st_mode & 0o777 == 0o755
     assert os.stat(path).st_mode & 0o044  # the .nvc is readable by others as well
+
+
+def test_demo_runs_the_whole_chain(tmp_path, capsys):
+    import json
+    assert main(["demo", "-o", str(tmp_path), "--time-budget", "1s", "--quiet"]) == 0
+    report = json.loads((tmp_path / "demo.json").read_text())
+    assert report["bytes"] == (tmp_path / "demo.nvc").stat().st_size
+    assert read_video(tmp_path / "demo.mp4").frames.shape == (132, 180, 320, 3)
+    assert report["psnr_rgb"] > 10 and report["render_fps"] > 0
+    assert "x264" in capsys.readouterr().out
