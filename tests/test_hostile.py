@@ -89,7 +89,8 @@ def test_audio_only_file_is_refused(tmp_path):
 def _decode_hash(path: str) -> str:
     code = ("import hashlib, sys; from nvcodec.decoder import decode_frames; "
             "print(hashlib.sha256(decode_frames(sys.argv[1]).tobytes()).hexdigest())")
-    return subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True,
+                          timeout=120).stdout.strip()
 
 
 def test_decoding_is_deterministic_across_processes(tiny_nvc):
