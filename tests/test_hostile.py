@@ -1,5 +1,6 @@
 """Hostile inputs (issue 5's fast cases): fuzzed files, odd and broken videos, kills and resumes."""
 import hashlib
+from fractions import Fraction
 import signal
 import subprocess
 import sys
@@ -120,3 +121,28 @@ def test_killed_encode_resumes_to_the_same_bytes(tmp_path, tiny_clip):
     subprocess.run([*args, "-o", str(resumed), "--resume"], check=True, timeout=300)
     assert resumed.read_bytes() == straight.read_bytes()
     assert not ckpt.exists()
+
+
+def test_variable_frame_rate_is_read(tmp_path, tiny_video):
+    import av
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w", format="matroska") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 40, 24, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, (f, pts) in enumerate(zip(tiny_video.frames, [0, 40, 50, 130, 140, 300])):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p")
+            vf.pts, vf.time_base = pts, Fraction(1, 1000)
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    video = read_video(path)
+    assert video.frames.shape[0] == 6 and video.info.fps > 0
+
+
+def test_too_large_is_refused_before_reading_it_all(tmp_path, tiny_clip, monkeypatch):
+    import nvcodec.io
+    monkeypatch.setattr(nvcodec.io, "MAX_SIZE", 32)  # the clip is 40x24
+    with pytest.raises(InputError, match="larger than 32 pixels a side"):
+        read_video(tiny_clip)
