@@ -195,7 +195,6 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
         if not container.streams.video:
             raise InputError(f"{path}: has no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
         rgb, ys, us, vs = [], [], [], []
         info, frames = None, None
         try:
@@ -240,9 +239,7 @@ def _av_reason(err: Exception) -> str:
 
 def _info_from_frame(frame, stream, size) -> VideoInfo:
     matrix = _AVCOL_SPC.get(int(frame.colorspace), default_matrix(frame.height))
-    range_ = "pc" if int(frame.color_range) == 2 else "tv"
-    if frame.format.name.startswith(("yuvj", "gbr", "rgb", "bgr", "gray")) and range_ == "tv" and int(frame.color_range) == 0:
-        range_ = "pc" if frame.format.name.startswith("yuvj") else "tv"
+    range_ = "pc" if int(frame.color_range) == 2 or frame.format.name.startswith("yuvj") else "tv"
     rate = stream.average_rate or stream.guessed_rate or Fraction(25)
     width, height = size if size is not None else (frame.width, frame.height)
     return VideoInfo(width, height, 0, Fraction(rate).limit_denominator(1001000), matrix, range_)
