@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .bitstream import LIMITS, Container, fps_of, read_container
-from .entropy import METHOD_NAMES, scale_count, unpack_tensors
+from .entropy import unpack_tensors
 from .errors import BitstreamError, InputError
 from .io import VideoInfo, VideoWriter
 from .models import INR, REGISTRY
@@ -86,25 +86,17 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
     if out_h < header["height"] or out_w < header["width"]:
         raise BitstreamError(f"{name}: model renders {out_w}x{out_h}, smaller than the video's "
                              f"{header['width']}x{header['height']}")
-    coded: list[int] = []
-    quantized, sizes = unpack_tensors(container.sections[b"TENS"], list(shapes.values()), name, coded)
+    details: list[tuple[int, str]] = []
+    quantized, sizes = unpack_tensors(container.sections[b"TENS"], list(shapes.values()), name, details)
     model = cls(config, decoder_only=True)
     model.load_stored(dequantize_tensors(dict(zip(shapes, quantized))))
     model.eval()
     info = VideoInfo(header["width"], header["height"], header["frames"], fps_of(header),
                      header["matrix"], header["range"])
-    methods = _methods(container.sections[b"TENS"], sizes, shapes)
-    return Bitstream(name, container, model, info, dict(zip(shapes, sizes)), dict(zip(shapes, coded)), methods,
+    return Bitstream(name, container, model, info, dict(zip(shapes, sizes)),
+                     {k: coded for k, (coded, _) in zip(shapes, details)},
+                     {k: method for k, (_, method) in zip(shapes, details)},
                      {k: q.bits for k, q in zip(shapes, quantized)})
-
-
-def _methods(payload: bytes, sizes: list[int], shapes: dict[str, tuple]) -> dict[str, str]:
-    """The coding method of each tensor: the byte after its bits and scales."""
-    out, pos = {}, 0
-    for (key, shape), size in zip(shapes.items(), sizes):
-        out[key] = METHOD_NAMES[payload[pos + 1 + 2 * scale_count(shape)]]
-        pos += size
-    return out
 
 
 def auto_batch_size(info: VideoInfo, pixels: int = 1 << 20) -> int:

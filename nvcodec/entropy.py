@@ -185,10 +185,11 @@ def pack_tensors(tensors: Sequence[QuantizedArray]) -> tuple[bytes, list[int]]:
 
 
 def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
-                   coded: Optional[list[int]] = None) -> tuple[list[QuantizedArray], list[int]]:
+                   details: Optional[list[tuple[int, str]]] = None) -> tuple[list[QuantizedArray], list[int]]:
     """Inverse of pack_tensors, for tensors of the given shapes; checks every value's range.
-    Returns the tensors and the bytes each took; ``coded``, if given, receives per tensor the
-    bytes of coded values (the rest of a record is side information: bits, steps, models)."""
+    Returns the tensors and the bytes each took; ``details``, if given, receives per tensor the
+    bytes of coded values (the rest of a record is side information: bits, steps, models) and
+    the name of its coding method."""
     reader = Reader(payload, name, "section TENS")
     out, sizes = [], []
     for index, shape in enumerate(shapes):
@@ -200,14 +201,15 @@ def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
         if not np.all(np.isfinite(scales)) or np.any(scales < 0):
             raise reader.fail(f"tensor {index} has invalid scales")
         count = int(np.prod(shape, dtype=np.int64))
+        coded_before, method_at = reader.payload, reader.pos
         values = decode_ints(reader, count)
         qmax = 2 ** (bits - 1) - 1
         if values.size and (values.min() < -qmax or values.max() > qmax):
             raise reader.fail(f"tensor {index} holds values outside {bits}-bit range")
         out.append(QuantizedArray(values.reshape(tuple(shape)), scales, bits))
         sizes.append(reader.pos - start)
-        if coded is not None:
-            coded.append(reader.payload - sum(coded))
+        if details is not None:
+            details.append((reader.payload - coded_before, METHOD_NAMES[payload[method_at]]))
     if not reader.done():
         raise reader.fail(f"has {len(payload) - reader.pos} bytes left after the last tensor")
     return out, sizes
