@@ -4,6 +4,7 @@
     nvcodec decode IN.nvc -o OUT.mp4|OUT.y4m|OUTDIR/ [--frames 10:20]
     nvcodec info IN.nvc
     nvcodec demo
+    nvcodec bench [--clips bunny carphone bikes] [--models nerv hnerv] [--budget 2m]
 
 Errors a user can fix print one line, ``nvcodec: error: <file>: <problem>``, and exit with 2.
 """
@@ -89,14 +90,34 @@ def _arguments() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output-dir", default="nvcodec-demo", help="where to write demo.nvc and demo.mp4")
     demo.add_argument("--time-budget", type=parse_duration, default=parse_duration("4m"))
     demo.add_argument("--quiet", action="store_true")
+
+    bench = sub.add_parser("bench", help="rate-distortion benchmark against x264 / x265, with BD-rates and plots")
+    bench.add_argument("--clips", nargs="+", default=["bunny", "carphone", "bikes"], metavar="CLIP[@WxH]",
+                       help="bundled clips (at BENCH.md's CPU sizes unless @WxH is given) or video paths")
+    bench.add_argument("--models", nargs="*", default=sorted(REGISTRY), choices=sorted(REGISTRY), metavar="MODEL",
+                       help=f"nvcodec models to run (default: all: {', '.join(sorted(REGISTRY))})")
+    bench.add_argument("--baselines", nargs="*", default=["x264", "x265"], choices=["x264", "x265", "svtav1"],
+                       metavar="CODEC", help="x264, x265 (preset medium), svtav1 (preset 8); default x264 x265")
+    bench.add_argument("--budget", type=parse_duration, default=parse_duration("2m"),
+                       help="fitting wall time per nvcodec point (default 2m)")
+    bench.add_argument("--rates", default="0.025,0.05,0.1,0.2", help="nvcodec target bpp ladder; each sets a parameter budget")
+    bench.add_argument("--crf", default="18,23,28,33,38,43", help="baseline CRF ladder")
+    bench.add_argument("--bits", type=int, default=8, help="nvcodec quantization bits (default 8)")
+    bench.add_argument("--frames", default=None, help="use frames START:STOP of every clip")
+    bench.add_argument("-o", "--output-dir", default=os.path.join("bench", "results"), help="results folder (default bench/results)")
+    bench.add_argument("--report-only", action="store_true", help="redraw plots and the BD-rate table from the JSON there; run nothing")
+    bench.add_argument("--quiet", action="store_true")
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _arguments()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
-        return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "demo": cmd_demo}[args.command](args)
+        return {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "demo": cmd_demo,
+                "bench": cmd_bench}[args.command](args)
     except NvcodecError as e:
         print(f"nvcodec: error: {e}", file=sys.stderr)
         return 2
@@ -189,6 +210,22 @@ def cmd_demo(args) -> int:
     from .demo import run_demo
 
     run_demo(args.output_dir, time_budget=args.time_budget, quiet=args.quiet)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .io import parse_frames
+    from .rd import Clip, parse_list, report_only, run_benchmark
+
+    frames = parse_frames(args.frames) if args.frames else None
+    clips = [Clip.parse(c, frames) for c in args.clips]
+    if args.report_only:
+        report_only(args.output_dir, [c.label for c in clips])
+    else:
+        run_benchmark(clips, args.models, args.baselines, budget=args.budget, rates=parse_list(args.rates, float, "--rates"),
+                      crfs=parse_list(args.crf, int, "--crf"), bits=args.bits, out=args.output_dir,
+                      command="nvcodec " + " ".join(args.argv), quiet=args.quiet)
+    print(f"results in {args.output_dir}: <clip>/*.json, <clip>/rd.png, bd-rate.md")
     return 0
 
 

@@ -1,0 +1,359 @@
+"""Rate-distortion benchmark: nvcodec's curves against x264 / x265 on the same reference frames.
+
+    nvcodec bench --clips bunny carphone bikes --models nerv nervpp hnerv --budget 2m
+
+Every point is scored against the source's own frames (its yuv420p planes and their RGB
+conversion, read once per clip). Baselines: PyAV's libx264 / libx265 (and optionally
+libsvtav1) over a CRF ladder, sized by their raw stream. nvcodec: per model a ladder of
+target rates, each turned into a parameter budget, fitted for a stated wall time, written to a
+.nvc file; its size is the file's and its frames come from the standalone decoder.
+
+Output, per clip: ``<out>/<clip>/<codec>.json`` in CompressAI's shape (written after every
+point; a rerun skips the points already there), ``<out>/<clip>/rd.png``, and
+``<out>/bd-rate.md`` with the BD-rates of every nvcodec curve against x264 and x265.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .io import SAMPLE_CLIPS, Video, read_video, rgb_to_yuv420, write_atomic, yuv420_to_rgb
+from .metrics import bd_rate, ms_ssim_rgb, psnr_rgb, psnr_yuv
+
+#: The CPU sizes of BENCH.md for the bundled clips; other inputs are used at their own size.
+DEFAULT_SIZES = {"bunny": (320, 180), "carphone": (176, 144), "bikes": (320, 136)}
+DEFAULT_CRFS = (18, 23, 28, 33, 38, 43)
+DEFAULT_RATES = (0.025, 0.05, 0.1, 0.2)
+#: Bits a parameter costs in a file at 8-bit quantization after entropy coding (measured ~7.1 on
+#: bunny); only used to turn a target rate into a parameter budget, never to report a size.
+BITS_PER_PARAM = 7.0
+MS_SSIM_MIN_SIDE = 161  # five scales of an 11-tap window need a smaller side above 160
+BASELINES = {"x264": ("libx264", "medium"), "x265": ("libx265", "medium"), "svtav1": ("libsvtav1", "8")}
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A clip to benchmark: ``name[@WxH]``, where name is a bundled clip or a video's path."""
+
+    label: str
+    source: str
+    size: Optional[tuple[int, int]]
+    frames: Optional[tuple[int, Optional[int]]] = None
+
+    @classmethod
+    def parse(cls, text: str, frames: Optional[tuple[int, Optional[int]]] = None) -> "Clip":
+        from .io import parse_size
+
+        source, _, size = text.partition("@")
+        if not source:
+            raise InputError(f"clip {text!r}: expected NAME or NAME@WxH, e.g. bunny@320x180")
+        label = source if source in SAMPLE_CLIPS else Path(source).stem
+        return cls(label, source, parse_size(size) if size else DEFAULT_SIZES.get(source), frames)
+
+
+# ---------------------------------------------------------------------------- scoring
+def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]] = None) -> dict[str, Any]:
+    """Quality of decoded frames against the reference: PSNR-RGB (mean of per-frame PSNR on
+    8-bit RGB), PSNR-YUV (6:1:1 on yuv420p, with Y, U, V), MS-SSIM on RGB where the size allows.
+    ``yuv``: the decoded yuv420p planes; by default converted from ``rgb`` with the clip's matrix."""
+    info = reference.info
+    if yuv is None:
+        planes = [rgb_to_yuv420(f, info.matrix, info.range) for f in rgb]
+        yuv = tuple(np.stack([p[i] for p in planes]) for i in range(3))
+    p = psnr_yuv(reference.yuv, yuv)
+    small = min(info.width, info.height) < MS_SSIM_MIN_SIDE
+    return {"psnr-rgb": psnr_rgb(rgb, reference.frames),
+            "psnr-yuv": p["yuv"], "psnr-y": p["y"], "psnr-u": p["u"], "psnr-v": p["v"],
+            "ms-ssim-rgb": None if small else ms_ssim_rgb(rgb, reference.frames)}
+
+
+def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path] = None) -> dict[str, Any]:
+    """One point of x264 / x265 / svtav1; ``stream``: where to keep the raw stream, if anywhere."""
+    from .baseline import decode_yuv, encode_yuv
+
+    library, preset = BASELINES[codec]
+    data, encode_s = encode_yuv(video, library, crf, preset)
+    if stream is not None:
+        write_atomic(stream, data)
+    yuv, decode_s = decode_yuv(data, library)
+    info = video.info
+    rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range) for i in range(len(yuv[0]))])
+    return {"crf": crf, "bytes": len(data), "bpp": 8 * len(data) / (info.frames * info.width * info.height),
+            **score(video, rgb, yuv), "encode_s": encode_s, "decode_s": decode_s}
+
+
+def params_for_rate(info, rate: float) -> int:
+    return max(1000, round(rate * info.frames * info.width * info.height / BITS_PER_PARAM))
+
+
+def nvcodec_rd_point(video: Video, model: str, rate: float, budget: float, bits: int, stream: Path) -> dict[str, Any]:
+    from .decoder import decode_frames
+    from .encoder import encode_video
+    from .fit import FitConfig
+
+    enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, rate), bits=bits,
+                       fit_config=FitConfig(time_budget=budget, quiet=True))
+    began = time.perf_counter()
+    rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
+    decode_s = time.perf_counter() - began
+    size = stream.stat().st_size
+    info = video.info
+    return {"target-bpp": rate, "bytes": size, "bpp": 8 * size / (info.frames * info.width * info.height),
+            **score(video, rgb), "encode_s": enc.encode_s, "decode_s": decode_s,
+            "parameters": enc.parameters, "epochs": enc.fit.epochs, "fit_s": enc.fit.seconds}
+
+
+# ---------------------------------------------------------------------------- results files
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.get_num_threads()} threads, no GPU used"
+
+
+def versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("nvcodec", "torch", "av", "constriction", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "?"
+    return out
+
+
+class ResultFile:
+    """One curve, ``<out>/<clip>/<codec>.json``: points as CompressAI's column lists, sorted by
+    rate. ``setup`` (clip size, frames, budget, ...) must match for stored points to be kept."""
+
+    def __init__(self, path: Path, name: str, description: str, knob: str, setup: dict[str, Any], meta: dict[str, Any]):
+        self.path, self.name, self.description, self.knob = path, name, description, knob
+        self.setup, self.meta = setup, meta
+        self.points: list[dict[str, Any]] = []
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old.get("meta", {}).get("setup") == setup:
+                cols = old["results"]
+                self.points = [dict(zip(cols, row)) for row in zip(*cols.values())]
+
+    def has(self, value: Any) -> bool:
+        return any(p[self.knob] == value for p in self.points)
+
+    def add(self, point: dict[str, Any]) -> None:
+        self.points = sorted([p for p in self.points if p[self.knob] != point[self.knob]] + [point], key=lambda p: p["bpp"])
+        self.save()
+
+    def save(self) -> None:
+        keys = list(dict.fromkeys(k for p in self.points for k in p))
+        report = {"name": self.name, "description": self.description,
+                  "results": {k: [p.get(k) for p in self.points] for k in keys},
+                  "meta": {**self.meta, "setup": self.setup}}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, (json.dumps(report, indent=1) + "\n").encode())
+
+
+def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every ``<codec>.json`` in a clip's folder, by name."""
+    curves = {}
+    for path in sorted(clip_dir.glob("*.json")):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "bpp" in data.get("results", {}) and "psnr-rgb" in data["results"]:
+            curves[path.stem] = data
+    return curves
+
+
+# ---------------------------------------------------------------------------- running
+def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Sequence[str] = ("x264", "x265"),
+                  budget: float = 120.0, rates: Sequence[float] = DEFAULT_RATES, crfs: Sequence[int] = DEFAULT_CRFS,
+                  bits: int = 8, out: str | os.PathLike = "bench/results", command: str = "",
+                  quiet: bool = False) -> None:
+    """Run every missing point, one at a time, writing results as they come; then plots and table."""
+    from tqdm.auto import tqdm
+
+    from .models import model_class
+
+    for m in models:
+        model_class(m)
+    for b in baselines:
+        if b not in BASELINES:
+            raise InputError(f"baseline {b!r}: choose from {', '.join(BASELINES)}")
+    out = Path(out)
+    say = (lambda *a: None) if quiet else (lambda *a: tqdm.write(" ".join(map(str, a)), file=sys.stderr))
+    common = {"command": command or "nvcodec bench", "versions": versions(), "machine": machine(),
+              "date": time.strftime("%Y-%m-%d")}
+    for clip in clips:
+        video = read_video(clip.source, frames=clip.frames, size=clip.size, keep_yuv=True)
+        info = video.info
+        base_setup = {"clip": clip.source, "size": [info.width, info.height], "frames": info.frames,
+                      "first_frame": clip.frames[0] if clip.frames else 0}
+        jobs = []
+        for b in baselines:
+            library, preset = BASELINES[b]
+            f = ResultFile(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {preset}",
+                           f"{library} preset {preset}, 1 thread, CRF ladder, fed the source's yuv420p planes; "
+                           "bytes of the raw elementary stream", "crf",
+                           {**base_setup, "codec": library, "preset": preset}, {**common, "budget": "none (CRF ladder)"})
+            jobs += [(f, crf, lambda f=f, b=b, crf=crf: baseline_rd_point(video, b, crf)) for crf in crfs if not f.has(crf)]
+        for m in models:
+            f = ResultFile(out / clip.label / f"nvcodec-{m}.json", f"nvcodec {m}",
+                           f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
+                           f"on this CPU, {bits}-bit quantization, bytes of the .nvc file, frames from the standalone decoder",
+                           "target-bpp", {**base_setup, "model": m, "budget_s": budget, "bits": bits},
+                           {**common, "budget": f"{budget:g} s wall time per point"})
+            streams = out / clip.label / "streams"
+            jobs += [(f, r, lambda f=f, m=m, r=r: nvcodec_rd_point(video, m, r, budget, bits,
+                                                                   _mkdir(streams) / f"{m}-{r:g}.nvc"))
+                     for r in rates if not f.has(r)]
+        say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
+        for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
+            point = job()
+            f.add(point)
+            say(f"  {f.name} {f.knob}={knob}: {point['bytes']} B, {point['bpp']:.4f} bpp, "
+                f"PSNR-RGB {point['psnr-rgb']:.2f} dB, PSNR-YUV {point['psnr-yuv']:.2f} dB")
+        write_report(out, clip.label, quiet=quiet)
+    write_bd_table(out)
+
+
+def _slug(text: str) -> str:
+    return text if not text.isdigit() else f"preset{text}"
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------- BD-rate and plots
+def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> list[dict[str, Any]]:
+    """BD-rate (%) of every nvcodec curve against every baseline curve, PCHIP and cubic, with the
+    quality range they share; NaN where they do not overlap."""
+    rows = []
+    anchors = {k: v for k, v in curves.items() if not k.startswith("nvcodec-")}
+    for name, test in curves.items():
+        if not name.startswith("nvcodec-") or len(test["results"]["bpp"]) < 2:
+            continue
+        row = {"curve": name, "budget": test["meta"].get("budget", "?")}
+        for ref_name, ref in anchors.items():
+            if len(ref["results"]["bpp"]) < 2:
+                continue
+            r, t = ref["results"], test["results"]
+            lo, hi = max(min(r[metric]), min(t[metric])), min(max(r[metric]), max(t[metric]))
+            row[ref_name] = {m: bd_rate(r["bpp"], r[metric], t["bpp"], t[metric], m) for m in ("pchip", "cubic")}
+            row[ref_name]["overlap_db"] = [lo, hi] if hi > lo else None
+        rows.append(row)
+    return rows
+
+
+def _percent(value: float) -> str:
+    return "no overlap" if math.isnan(value) else f"{value:+.1f}%"
+
+
+def bd_markdown(out: Path) -> str:
+    lines = ["# BD-rate of nvcodec against x264 / x265", "",
+             "Negative = fewer bits than the baseline at equal quality; over the quality range both curves "
+             "cover only (given in dB). PCHIP as JVET's spreadsheet, cubic as VCEG-M33.", ""]
+    for clip_dir in sorted(p for p in out.iterdir() if p.is_dir()):
+        curves = load_curves(clip_dir)
+        anchors = [k for k in curves if not k.startswith("nvcodec-")]
+        if not anchors or not any(k.startswith("nvcodec-") for k in curves):
+            continue
+        setup = next(iter(curves.values()))["meta"].get("setup", {})
+        size = "x".join(map(str, setup.get("size", []))) or "?"
+        for metric in ("psnr-rgb", "psnr-yuv"):
+            rows = bd_rates(curves, metric)
+            lines += [f"## {clip_dir.name} {size}, {setup.get('frames', '?')} frames — {metric.upper()}", "",
+                      "| curve | budget | " + " | ".join(f"vs {a} (PCHIP / cubic) | overlap dB" for a in anchors) + " |",
+                      "|---|---|" + "---|---|" * len(anchors)]
+            for row in rows:
+                cells = []
+                for a in anchors:
+                    d = row.get(a)
+                    if d is None:
+                        cells += ["–", "–"]
+                        continue
+                    cells.append(f"{_percent(d['pchip'])} / {_percent(d['cubic'])}")
+                    cells.append("none" if d["overlap_db"] is None else f"{d['overlap_db'][0]:.1f}–{d['overlap_db'][1]:.1f}")
+                lines.append(f"| {row['curve'].removeprefix('nvcodec-')} | {row['budget']} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_bd_table(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    path = out / "bd-rate.md"
+    write_atomic(path, bd_markdown(out).encode())
+    return path
+
+
+def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Optional[Path]:
+    """The RD plot of a clip (``rd.png``): PSNR-RGB and PSNR-YUV against bpp, every curve."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        if not quiet:
+            print("nvcodec bench: no RD plot: matplotlib is missing (pip install -e '.[bench]')", file=sys.stderr)
+        return None
+    clip_dir = Path(out) / clip
+    curves = load_curves(clip_dir)
+    if not curves:
+        return None
+    setup = next(iter(curves.values()))["meta"].get("setup", {})
+    budgets = sorted({c["meta"].get("budget", "") for k, c in curves.items() if k.startswith("nvcodec-")})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, metric in zip(axes, ("psnr-rgb", "psnr-yuv")):
+        for name, c in curves.items():
+            r = c["results"]
+            ours = name.startswith("nvcodec-")
+            ax.plot(r["bpp"], r[metric], "o-" if ours else "s--", label=c["name"], lw=2 if ours else 1.2, ms=4)
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(f"{metric.upper()} (dB)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    size = "x".join(map(str, setup.get("size", [])))
+    fig.suptitle(f"{clip} {size}, {setup.get('frames', '?')} frames — nvcodec: {', '.join(budgets)} (CPU, {os.cpu_count()} cores); "
+                 "x264/x265: CRF ladder", fontsize=10)
+    fig.tight_layout()
+    path = clip_dir / "rd.png"
+    tmp = clip_dir / ".rd.png.tmp"
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def parse_list(text: str, kind: type, what: str) -> list:
+    try:
+        values = [kind(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise InputError(f"{what} {text!r}: expected a comma-separated list of numbers") from None
+    if not values or any(v <= 0 for v in values):
+        raise InputError(f"{what} {text!r}: expected positive numbers")
+    return values
+
+
+def report_only(out: str | os.PathLike, clips: Iterable[str]) -> None:
+    for clip in clips:
+        write_report(out, clip)
+    write_bd_table(out)

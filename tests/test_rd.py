@@ -1,0 +1,146 @@
+"""The RD benchmark: baseline points measured on real streams, the results files' shape,
+resuming, BD-rate tables and the command line."""
+from __future__ import annotations
+
+import json
+import math
+
+import av
+import numpy as np
+import pytest
+
+from nvcodec import rd
+from nvcodec.cli import main
+from nvcodec.errors import InputError
+from nvcodec.io import read_video, write_video, yuv420_to_rgb
+from nvcodec.metrics import psnr_rgb
+
+from conftest import make_video
+
+RESULT_KEYS = {"bpp", "bytes", "psnr-rgb", "psnr-yuv", "psnr-y", "psnr-u", "psnr-v", "ms-ssim-rgb", "encode_s", "decode_s"}
+
+
+@pytest.fixture(scope="module")
+def tiny_yuv_video(tiny_clip):
+    return read_video(tiny_clip, keep_yuv=True)
+
+
+@pytest.fixture(scope="module")
+def small_yuv_video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "small.mp4"
+    video = make_video(64, 64, 4)
+    write_video(path, video.frames, video.info, lossless=True)
+    return read_video(path, keep_yuv=True)
+
+
+@pytest.mark.parametrize("codec", ["x264", "x265"])
+def test_baseline_point_bytes_are_the_stream_written(tmp_path, tiny_yuv_video, small_yuv_video, codec):
+    video = tiny_yuv_video if codec == "x264" else small_yuv_video  # libx265 crashes on 40x24
+    stream = tmp_path / f"tiny.{codec}"
+    point = rd.baseline_rd_point(video, codec, 30, stream)
+    info = video.info
+    assert point["bytes"] == stream.stat().st_size > 0
+    assert point["bpp"] == pytest.approx(8 * point["bytes"] / (info.frames * info.width * info.height))
+    # the stream on disk decodes, on its own, to every frame at the PSNR the point reports
+    with av.open(str(stream), format={"x264": "h264", "x265": "hevc"}[codec]) as container:
+        frames = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    assert len(frames) == info.frames
+    h, w = info.height, info.width
+    n = (h // 2) * (w // 2)  # yuv420p as one array: Y rows, then U, then V
+    rgb = np.stack([yuv420_to_rgb(f[:h], f[h:].reshape(-1)[:n].reshape(h // 2, w // 2),
+                                  f[h:].reshape(-1)[n:].reshape(h // 2, w // 2), info.matrix, info.range) for f in frames])
+    assert point["psnr-rgb"] == pytest.approx(psnr_rgb(rgb, video.frames), abs=1e-6)
+    assert point["ms-ssim-rgb"] is None  # too small for five scales
+    assert 15 < point["psnr-yuv"] < 60
+
+
+def test_x265_refuses_sizes_that_crash_it(tiny_yuv_video):
+    with pytest.raises(InputError, match="40x24 is too small"):
+        rd.baseline_rd_point(tiny_yuv_video, "x265", 30)
+
+
+def test_lower_crf_costs_more_bytes_and_gives_more_quality(tiny_yuv_video):
+    hi, lo = rd.baseline_rd_point(tiny_yuv_video, "x264", 20), rd.baseline_rd_point(tiny_yuv_video, "x264", 40)
+    assert hi["bytes"] > lo["bytes"] and hi["psnr-rgb"] > lo["psnr-rgb"]
+
+
+def _run(tiny_clip, out, **kw):
+    options = dict(models=["nerv"], baselines=["x264"], budget=1.0, rates=[0.5, 1.0], crfs=[25, 35], out=out,
+                   command="test", quiet=True)
+    options.update(kw)
+    rd.run_benchmark([rd.Clip.parse(tiny_clip)], **options)
+
+
+def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, monkeypatch):
+    out = tmp_path / "results"
+    _run(tiny_clip, out)
+    clip_dir = out / "tiny"
+    assert sorted(p.name for p in clip_dir.glob("*.json")) == ["nvcodec-nerv.json", "x264-medium.json"]
+    for name in ("nvcodec-nerv.json", "x264-medium.json"):
+        data = json.loads((clip_dir / name).read_text())
+        assert set(data) == {"name", "description", "results", "meta"}
+        results = data["results"]
+        assert RESULT_KEYS <= set(results)
+        assert len({len(v) for v in results.values()}) == 1 and len(results["bpp"]) == 2
+        assert results["bpp"] == sorted(results["bpp"])
+        assert {"command", "versions", "machine", "budget", "setup", "date"} <= set(data["meta"])
+    ours = json.loads((clip_dir / "nvcodec-nerv.json").read_text())
+    assert ours["meta"]["budget"] == "1 s wall time per point"
+    assert ours["results"]["target-bpp"] and all(e >= 1 for e in ours["results"]["epochs"])
+    # sizes are those of the files written
+    for rate, size in zip(ours["results"]["target-bpp"], ours["results"]["bytes"]):
+        assert (clip_dir / "streams" / f"nerv-{rate:g}.nvc").stat().st_size == size
+    assert (out / "bd-rate.md").exists()
+
+    # a rerun finds every point done and runs nothing
+    def fail(*a, **k):
+        raise AssertionError("a finished point was run again")
+
+    monkeypatch.setattr(rd, "nvcodec_rd_point", fail)
+    monkeypatch.setattr(rd, "baseline_rd_point", fail)
+    _run(tiny_clip, out)
+    # a new point on the same setup runs just that point
+    monkeypatch.undo()
+    _run(tiny_clip, out, crfs=[25, 35, 45], models=[])
+    assert json.loads((clip_dir / "x264-medium.json").read_text())["results"]["crf"] == [45, 35, 25]
+    # another budget is another setup: the old points are not mixed into the new curve
+    _run(tiny_clip, out, budget=0.5, rates=[1.0], baselines=[])
+    again = json.loads((clip_dir / "nvcodec-nerv.json").read_text())
+    assert again["results"]["target-bpp"] == [1.0] and again["meta"]["setup"]["budget_s"] == 0.5
+
+
+def _curve(name, bpp, psnr, budget="60 s wall time per point"):
+    return {"name": name, "description": "", "results": {"bpp": bpp, "psnr-rgb": psnr, "psnr-yuv": psnr},
+            "meta": {"budget": budget, "setup": {"size": [40, 24], "frames": 6}}}
+
+
+def test_bd_table_halved_rate_and_no_overlap(tmp_path):
+    bpp, psnr = [0.02, 0.05, 0.1, 0.2], [27.0, 30.5, 33.0, 35.8]
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for name, curve in {"x264-medium": _curve("x264", bpp, psnr),
+                        "nvcodec-half": _curve("half", [b / 2 for b in bpp], psnr),
+                        "nvcodec-far": _curve("far", bpp, [p - 20 for p in psnr])}.items():
+        (clip / f"{name}.json").write_text(json.dumps(curve))
+    rows = {r["curve"]: r for r in rd.bd_rates(rd.load_curves(clip))}
+    assert rows["nvcodec-half"]["x264-medium"]["pchip"] == pytest.approx(-50, abs=1e-6)
+    assert rows["nvcodec-half"]["x264-medium"]["cubic"] == pytest.approx(-50, abs=1e-6)
+    assert math.isnan(rows["nvcodec-far"]["x264-medium"]["pchip"])
+    table = rd.write_bd_table(tmp_path).read_text()
+    assert "| half | 60 s wall time per point | -50.0% / -50.0% | 27.0–35.8 |" in table
+    assert "| far | 60 s wall time per point | no overlap / no overlap | none |" in table
+
+
+def test_target_rate_sets_the_parameter_budget(tiny_yuv_video):
+    info = tiny_yuv_video.info
+    small, large = rd.params_for_rate(info, 2.0), rd.params_for_rate(info, 4.0)
+    assert large == pytest.approx(2 * small, rel=0.01)
+
+
+def test_cli_bench_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["bench", "--clips", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.mp4" in err[0]
+    assert main(["bench", "--rates", "0.1,abc", "-o", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "--rates" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
