@@ -101,7 +101,8 @@ def _arguments() -> argparse.ArgumentParser:
     bench.add_argument("--budget", type=parse_duration, default=parse_duration("2m"),
                        help="fitting wall time per nvcodec point (default 2m)")
     bench.add_argument("--rates", default="0.025,0.05,0.1,0.2", help="nvcodec target bpp ladder; each sets a parameter budget")
-    bench.add_argument("--crf", default="18,23,28,33,38,43", help="baseline CRF ladder")
+    bench.add_argument("--crf", default=None, help="baseline CRF ladder (default: 18,23,28,33,38,43 for x264 and x265, "
+                       "28,35,...,63 for svtav1)")
     bench.add_argument("--bits", type=int, default=8, help="nvcodec quantization bits (default 8)")
     bench.add_argument("--frames", default=None, help="use frames START:STOP of every clip")
     bench.add_argument("-o", "--output-dir", default=os.path.join("bench", "results"), help="results folder (default bench/results)")
@@ -223,7 +224,7 @@ def cmd_bench(args) -> int:
         report_only(args.output_dir, [c.label for c in clips])
     else:
         run_benchmark(clips, args.models, args.baselines, budget=args.budget, rates=parse_list(args.rates, float, "--rates"),
-                      crfs=parse_list(args.crf, int, "--crf"), bits=args.bits, out=args.output_dir,
+                      crfs=parse_list(args.crf, int, "--crf") if args.crf else None, bits=args.bits, out=args.output_dir,
                       command="nvcodec " + " ".join(args.argv), quiet=args.quiet)
     print(f"results in {args.output_dir}: <clip>/*.json, <clip>/rd.png, bd-rate.md")
     return 0

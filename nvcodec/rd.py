@@ -32,13 +32,16 @@ from .metrics import bd_rate, ms_ssim_rgb, psnr_rgb, psnr_yuv
 
 #: The CPU sizes of BENCH.md for the bundled clips; other inputs are used at their own size.
 DEFAULT_SIZES = {"bunny": (320, 180), "carphone": (176, 144), "bikes": (320, 136)}
-DEFAULT_CRFS = (18, 23, 28, 33, 38, 43)
 DEFAULT_RATES = (0.025, 0.05, 0.1, 0.2)
 #: Bits a parameter costs in a file at 8-bit quantization after entropy coding (measured ~7.1 on
 #: bunny); only used to turn a target rate into a parameter budget, never to report a size.
 BITS_PER_PARAM = 7.0
 MS_SSIM_MIN_SIDE = 161  # five scales of an 11-tap window need a smaller side above 160
-BASELINES = {"x264": ("libx264", "medium"), "x265": ("libx265", "medium"), "svtav1": ("libsvtav1", "8")}
+#: name -> (library, preset, default CRF ladder). x264/x265: BENCH.md's CRF 18..43; AV1's CRF
+#: scale runs to 63 and reaches x264's rates only above ~40.
+BASELINES = {"x264": ("libx264", "medium", (18, 23, 28, 33, 38, 43)),
+             "x265": ("libx265", "medium", (18, 23, 28, 33, 38, 43)),
+             "svtav1": ("libsvtav1", "8", (28, 35, 42, 49, 56, 63))}
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path]
     """One point of x264 / x265 / svtav1; ``stream``: where to keep the raw stream, if anywhere."""
     from .baseline import decode_yuv, encode_yuv
 
-    library, preset = BASELINES[codec]
+    library, preset, _ = BASELINES[codec]
     data, encode_s = encode_yuv(video, library, crf, preset)
     if stream is not None:
         write_atomic(stream, data)
@@ -148,11 +151,18 @@ class ResultFile:
         self.path, self.name, self.description, self.knob = path, name, description, knob
         self.setup, self.meta = setup, meta
         self.points: list[dict[str, Any]] = []
+        self.replaces_other_setup = False
         if path.exists():
-            old = json.loads(path.read_text())
-            if old.get("meta", {}).get("setup") == setup:
-                cols = old["results"]
+            try:
+                old = json.loads(path.read_text())
+                stored_setup, cols = old["meta"]["setup"], old["results"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise InputError(f"{path}: not a results file of nvcodec bench ({e}); move it away or "
+                                 "choose another --output-dir") from None
+            if stored_setup == setup:
                 self.points = [dict(zip(cols, row)) for row in zip(*cols.values())]
+            else:
+                self.replaces_other_setup = True
 
     def has(self, value: Any) -> bool:
         return any(p[self.knob] == value for p in self.points)
@@ -182,10 +192,11 @@ def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- running
 def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Sequence[str] = ("x264", "x265"),
-                  budget: float = 120.0, rates: Sequence[float] = DEFAULT_RATES, crfs: Sequence[int] = DEFAULT_CRFS,
+                  budget: float = 120.0, rates: Sequence[float] = DEFAULT_RATES, crfs: Optional[Sequence[int]] = None,
                   bits: int = 8, out: str | os.PathLike = "bench/results", command: str = "",
                   quiet: bool = False) -> None:
-    """Run every missing point, one at a time, writing results as they come; then plots and table."""
+    """Run every missing point, one at a time, writing results as they come; then plots and table.
+    ``crfs``: one CRF ladder for every baseline instead of each one's default."""
     from tqdm.auto import tqdm
 
     from .models import model_class
@@ -206,12 +217,13 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                       "first_frame": clip.frames[0] if clip.frames else 0}
         jobs = []
         for b in baselines:
-            library, preset = BASELINES[b]
-            f = ResultFile(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {preset}",
+            library, preset, default_crfs = BASELINES[b]
+            f = ResultFile(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {_slug(preset, ' ')}",
                            f"{library} preset {preset}, 1 thread, CRF ladder, fed the source's yuv420p planes; "
                            "bytes of the raw elementary stream", "crf",
                            {**base_setup, "codec": library, "preset": preset}, {**common, "budget": "none (CRF ladder)"})
-            jobs += [(f, crf, lambda f=f, b=b, crf=crf: baseline_rd_point(video, b, crf)) for crf in crfs if not f.has(crf)]
+            jobs += [(f, crf, lambda f=f, b=b, crf=crf: baseline_rd_point(video, b, crf)) for crf in crfs or default_crfs
+                     if not f.has(crf)]
         for m in models:
             f = ResultFile(out / clip.label / f"nvcodec-{m}.json", f"nvcodec {m}",
                            f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
@@ -222,6 +234,10 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
             jobs += [(f, r, lambda f=f, m=m, r=r: nvcodec_rd_point(video, m, r, budget, bits,
                                                                    _mkdir(streams) / f"{m}-{r:g}.nvc"))
                      for r in rates if not f.has(r)]
+        for f in {id(j[0]): j[0] for j in jobs}.values():
+            if f.replaces_other_setup:
+                say(f"{f.path}: its points were made with another setup (size, frames, budget or bits); "
+                    "they are replaced")
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
         for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
             point = job()
@@ -232,8 +248,9 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
     write_bd_table(out)
 
 
-def _slug(text: str) -> str:
-    return text if not text.isdigit() else f"preset{text}"
+def _slug(preset: str, sep: str = "") -> str:
+    """x264's 'medium' names itself; SVT-AV1's '8' becomes 'preset8' ('preset 8')."""
+    return f"preset{sep}{preset}" if preset.isdigit() else preset
 
 
 def _mkdir(path: Path) -> Path:
@@ -267,32 +284,38 @@ def _percent(value: float) -> str:
 
 
 def bd_markdown(out: Path) -> str:
-    lines = ["# BD-rate of nvcodec against x264 / x265", "",
-             "Negative = fewer bits than the baseline at equal quality; over the quality range both curves "
-             "cover only (given in dB). PCHIP as JVET's spreadsheet, cubic as VCEG-M33.", ""]
+    """One table per quality metric: a row per (clip, nvcodec curve), BD-rates against each baseline."""
+    clips = []
     for clip_dir in sorted(p for p in out.iterdir() if p.is_dir()):
         curves = load_curves(clip_dir)
-        anchors = [k for k in curves if not k.startswith("nvcodec-")]
-        if not anchors or not any(k.startswith("nvcodec-") for k in curves):
-            continue
-        setup = next(iter(curves.values()))["meta"].get("setup", {})
-        size = "x".join(map(str, setup.get("size", []))) or "?"
-        for metric in ("psnr-rgb", "psnr-yuv"):
-            rows = bd_rates(curves, metric)
-            lines += [f"## {clip_dir.name} {size}, {setup.get('frames', '?')} frames — {metric.upper()}", "",
-                      "| curve | budget | " + " | ".join(f"vs {a} (PCHIP / cubic) | overlap dB" for a in anchors) + " |",
-                      "|---|---|" + "---|---|" * len(anchors)]
-            for row in rows:
+        if any(k.startswith("nvcodec-") for k in curves) and any(not k.startswith("nvcodec-") for k in curves):
+            clips.append((clip_dir.name, curves))
+    anchors = sorted({k for _, curves in clips for k in curves if not k.startswith("nvcodec-")})
+    lines = ["# BD-rate of nvcodec against the baselines", "",
+             "Negative = fewer bits than the baseline at equal quality; computed over the quality range both "
+             "curves cover only (the overlap, in dB). PCHIP as JVET's spreadsheet / cubic as VCEG-M33. "
+             "Written by `nvcodec bench`; the curves are the JSON files beside this one.", ""]
+    for metric in ("psnr-rgb", "psnr-yuv"):
+        lines += [f"## {metric.upper()}", "",
+                  "| clip | model | budget | " + " | ".join(f"vs {a}: PCHIP / cubic (overlap dB)" for a in anchors) + " |",
+                  "|---|---|---|" + "---|" * len(anchors)]
+        for clip, curves in clips:
+            setup = next(iter(curves.values()))["meta"].get("setup", {})
+            label = f"{clip} {'x'.join(map(str, setup.get('size', [])))}"
+            for row in bd_rates(curves, metric):
                 cells = []
                 for a in anchors:
                     d = row.get(a)
                     if d is None:
-                        cells += ["–", "–"]
-                        continue
-                    cells.append(f"{_percent(d['pchip'])} / {_percent(d['cubic'])}")
-                    cells.append("none" if d["overlap_db"] is None else f"{d['overlap_db'][0]:.1f}–{d['overlap_db'][1]:.1f}")
-                lines.append(f"| {row['curve'].removeprefix('nvcodec-')} | {row['budget']} | " + " | ".join(cells) + " |")
-            lines.append("")
+                        cells.append("–")
+                    elif d["overlap_db"] is None:
+                        cells.append("no overlap")
+                    else:
+                        lo, hi = d["overlap_db"]
+                        cells.append(f"{_percent(d['pchip'])} / {_percent(d['cubic'])} ({lo:.1f}–{hi:.1f})")
+                budget = row["budget"].removesuffix(" wall time per point")
+                lines.append(f"| {label} | {row['curve'].removeprefix('nvcodec-')} | {budget} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -332,8 +355,8 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     size = "x".join(map(str, setup.get("size", [])))
-    fig.suptitle(f"{clip} {size}, {setup.get('frames', '?')} frames — nvcodec: {', '.join(budgets)} (CPU, {os.cpu_count()} cores); "
-                 "x264/x265: CRF ladder", fontsize=10)
+    fig.suptitle(f"{clip} {size}, {setup.get('frames', '?')} frames — nvcodec: {', '.join(budgets)} on a CPU; "
+                 "baselines: CRF ladder", fontsize=10)
     fig.tight_layout()
     path = clip_dir / "rd.png"
     tmp = clip_dir / ".rd.png.tmp"

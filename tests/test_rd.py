@@ -91,6 +91,7 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
     for rate, size in zip(ours["results"]["target-bpp"], ours["results"]["bytes"]):
         assert (clip_dir / "streams" / f"nerv-{rate:g}.nvc").stat().st_size == size
     assert (out / "bd-rate.md").exists()
+    assert (clip_dir / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # a rerun finds every point done and runs nothing
     def fail(*a, **k):
@@ -127,8 +128,8 @@ def test_bd_table_halved_rate_and_no_overlap(tmp_path):
     assert rows["nvcodec-half"]["x264-medium"]["cubic"] == pytest.approx(-50, abs=1e-6)
     assert math.isnan(rows["nvcodec-far"]["x264-medium"]["pchip"])
     table = rd.write_bd_table(tmp_path).read_text()
-    assert "| half | 60 s wall time per point | -50.0% / -50.0% | 27.0–35.8 |" in table
-    assert "| far | 60 s wall time per point | no overlap / no overlap | none |" in table
+    assert "| clip 40x24 | half | 60 s | -50.0% / -50.0% (27.0–35.8) |" in table
+    assert "| clip 40x24 | far | 60 s | no overlap |" in table
 
 
 def test_target_rate_sets_the_parameter_budget(tiny_yuv_video):
@@ -144,3 +145,12 @@ def test_cli_bench_bad_input_is_one_line(tmp_path, capsys):
     assert main(["bench", "--rates", "0.1,abc", "-o", str(tmp_path / "r"), "--quiet"]) == 2
     assert "--rates" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_damaged_results_file_is_named_and_kept(tmp_path, tiny_clip):
+    clip_dir = tmp_path / "tiny"
+    clip_dir.mkdir()
+    (clip_dir / "x264-medium.json").write_text("{not json")
+    with pytest.raises(InputError, match="x264-medium.json: not a results file"):
+        _run(tiny_clip, tmp_path, models=[])
+    assert (clip_dir / "x264-medium.json").read_text() == "{not json"
