@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -225,7 +226,7 @@ def cmd_bench(args) -> int:
     else:
         run_benchmark(clips, args.models, args.baselines, budget=args.budget, rates=parse_list(args.rates, float, "--rates"),
                       crfs=parse_list(args.crf, int, "--crf") if args.crf else None, bits=args.bits, out=args.output_dir,
-                      command="nvcodec " + " ".join(args.argv), quiet=args.quiet)
+                      command=shlex.join(["nvcodec", *args.argv]), quiet=args.quiet)
     print(f"results in {args.output_dir}: <clip>/*.json, <clip>/rd.png, bd-rate.md")
     return 0
 

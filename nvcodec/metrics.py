@@ -121,7 +121,8 @@ def bd_rate(ref_rate: Sequence[float], ref_psnr: Sequence[float], test_rate: Seq
     of log rate at equal quality, over the quality range both curves cover. Negative = fewer bits.
 
     ``method``: "pchip" (piecewise cubic Hermite, as JVET's spreadsheet) or "cubic" (one cubic
-    polynomial per curve, VCEG-M33). NaN when the curves' quality ranges do not overlap.
+    polynomial per curve, VCEG-M33). NaN when the curves' quality ranges do not overlap, or when
+    a curve's quality does not rise strictly with its rate (log rate is then no function of quality).
     """
     lo = max(min(ref_psnr), min(test_psnr))
     hi = min(max(ref_psnr), max(test_psnr))
@@ -129,9 +130,11 @@ def bd_rate(ref_rate: Sequence[float], ref_psnr: Sequence[float], test_rate: Seq
         return float("nan")
     areas = []
     for rate, psnr in ((ref_rate, ref_psnr), (test_rate, test_psnr)):
-        order = np.argsort(psnr)
+        order = np.argsort(rate)
         q = np.asarray(psnr, dtype=np.float64)[order]
         r = np.log(np.asarray(rate, dtype=np.float64)[order])
+        if not np.all(np.diff(q) > 0):
+            return float("nan")
         if method == "cubic":
             poly = np.polyint(np.polyfit(q, r, min(3, len(q) - 1)))
             areas.append(np.polyval(poly, hi) - np.polyval(poly, lo))

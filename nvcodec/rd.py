@@ -46,7 +46,8 @@ BASELINES = {"x264": ("libx264", "medium", (18, 23, 28, 33, 38, 43)),
 
 @dataclass(frozen=True)
 class Clip:
-    """A clip to benchmark: ``name[@WxH]``, where name is a bundled clip or a video's path."""
+    """A clip to benchmark: ``name[@WxH]``, where name is a bundled clip or a video's path. Its
+    results folder is its name, plus the size and frame range where they are not the default."""
 
     label: str
     source: str
@@ -61,7 +62,12 @@ class Clip:
         if not source:
             raise InputError(f"clip {text!r}: expected NAME or NAME@WxH, e.g. bunny@320x180")
         label = source if source in SAMPLE_CLIPS else Path(source).stem
-        return cls(label, source, parse_size(size) if size else DEFAULT_SIZES.get(source), frames)
+        wh = parse_size(size) if size else DEFAULT_SIZES.get(source)
+        if size and wh != DEFAULT_SIZES.get(source):
+            label += f"-{wh[0]}x{wh[1]}"
+        if frames:
+            label += f"-frames{frames[0]}-{'end' if frames[1] is None else frames[1]}"
+        return cls(label, source, wh, frames)
 
 
 # ---------------------------------------------------------------------------- scoring
@@ -181,12 +187,24 @@ class ResultFile:
 
 
 def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every ``<codec>.json`` in a clip's folder, by name."""
+    """Every curve (``<codec>.json``) in a clip's folder, by file name. Curves of another size or
+    frame range than the first baseline's are left out with a warning: they are not comparable."""
     curves = {}
     for path in sorted(clip_dir.glob("*.json")):
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: not a results file of nvcodec bench ({e}); move it away") from None
         if isinstance(data, dict) and "bpp" in data.get("results", {}) and "psnr-rgb" in data["results"]:
             curves[path.stem] = data
+    def where(c: dict) -> tuple:
+        setup = c.get("meta", {}).get("setup", {})
+        return tuple(str(setup.get(k)) for k in ("clip", "size", "frames", "first_frame"))
+
+    anchor = next((c for k, c in curves.items() if not k.startswith("nvcodec-")), None)
+    for name in [k for k, c in curves.items() if anchor is not None and where(c) != where(anchor)]:
+        print(f"nvcodec bench: {clip_dir / name}.json is of another clip size or frame range; left out", file=sys.stderr)
+        del curves[name]
     return curves
 
 
@@ -215,24 +233,35 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
         info = video.info
         base_setup = {"clip": clip.source, "size": [info.width, info.height], "frames": info.frames,
                       "first_frame": clip.frames[0] if clip.frames else 0}
+        notes = []
+        if min(info.width, info.height) < MS_SSIM_MIN_SIDE:
+            notes.append(f"ms-ssim-rgb is null: {info.width}x{info.height} is too small for MS-SSIM's five scales "
+                         f"(needs a smaller side of {MS_SSIM_MIN_SIDE} px or more)")
         jobs = []
         for b in baselines:
             library, preset, default_crfs = BASELINES[b]
+            exact = "" if b != "x264" or info.height % 16 == 0 else (
+                f" x264 is not bit-exact run to run at heights that are not a multiple of 16 ({info.height}): "
+                "sizes vary by up to ~2%.")
             f = ResultFile(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {_slug(preset, ' ')}",
                            f"{library} preset {preset}, 1 thread, CRF ladder, fed the source's yuv420p planes; "
-                           "bytes of the raw elementary stream", "crf",
-                           {**base_setup, "codec": library, "preset": preset}, {**common, "budget": "none (CRF ladder)"})
+                           "bytes of the raw elementary stream." + exact, "crf",
+                           {**base_setup, "codec": library, "preset": preset},
+                           {**common, "budget": "none (CRF ladder)", "notes": notes})
             jobs += [(f, crf, lambda f=f, b=b, crf=crf: baseline_rd_point(video, b, crf)) for crf in crfs or default_crfs
                      if not f.has(crf)]
         for m in models:
-            f = ResultFile(out / clip.label / f"nvcodec-{m}.json", f"nvcodec {m}",
+            # one file per (model, budget, bits): curves at other budgets stay beside it
+            tag = f"{m}-{budget:g}s" + ("" if bits == 8 else f"-{bits}bit")
+            f = ResultFile(out / clip.label / f"nvcodec-{tag}.json",
+                           f"nvcodec {m}, {budget:g} s" + ("" if bits == 8 else f", {bits}-bit"),
                            f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
                            f"on this CPU, {bits}-bit quantization, bytes of the .nvc file, frames from the standalone decoder",
                            "target-bpp", {**base_setup, "model": m, "budget_s": budget, "bits": bits},
-                           {**common, "budget": f"{budget:g} s wall time per point"})
+                           {**common, "budget": f"{budget:g} s wall time per point", "notes": notes})
             streams = out / clip.label / "streams"
-            jobs += [(f, r, lambda f=f, m=m, r=r: nvcodec_rd_point(video, m, r, budget, bits,
-                                                                   _mkdir(streams) / f"{m}-{r:g}.nvc"))
+            jobs += [(f, r, lambda f=f, m=m, r=r, tag=tag: nvcodec_rd_point(video, m, r, budget, bits,
+                                                                            _mkdir(streams) / f"{tag}-{r:g}.nvc"))
                      for r in rates if not f.has(r)]
         for f in {id(j[0]): j[0] for j in jobs}.values():
             if f.replaces_other_setup:
@@ -267,7 +296,7 @@ def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> lis
     for name, test in curves.items():
         if not name.startswith("nvcodec-") or len(test["results"]["bpp"]) < 2:
             continue
-        row = {"curve": name, "budget": test["meta"].get("budget", "?")}
+        row = {"curve": name, "name": test.get("name", name), "budget": test["meta"].get("budget", "?")}
         for ref_name, ref in anchors.items():
             if len(ref["results"]["bpp"]) < 2:
                 continue
@@ -290,7 +319,8 @@ def bd_markdown(out: Path) -> str:
         curves = load_curves(clip_dir)
         if any(k.startswith("nvcodec-") for k in curves) and any(not k.startswith("nvcodec-") for k in curves):
             clips.append((clip_dir.name, curves))
-    anchors = sorted({k for _, curves in clips for k in curves if not k.startswith("nvcodec-")})
+    anchors = sorted({k for _, curves in clips for k in curves if not k.startswith("nvcodec-")},
+                     key=lambda k: (k.split("-")[0] not in ("x264", "x265"), k))  # x264, x265 first
     lines = ["# BD-rate of nvcodec against the baselines", "",
              "Negative = fewer bits than the baseline at equal quality; computed over the quality range both "
              "curves cover only (the overlap, in dB). PCHIP as JVET's spreadsheet / cubic as VCEG-M33. "
@@ -310,17 +340,22 @@ def bd_markdown(out: Path) -> str:
                         cells.append("–")
                     elif d["overlap_db"] is None:
                         cells.append("no overlap")
+                    elif math.isnan(d["pchip"]):
+                        cells.append("n/a: a curve is not monotone")
                     else:
                         lo, hi = d["overlap_db"]
                         cells.append(f"{_percent(d['pchip'])} / {_percent(d['cubic'])} ({lo:.1f}–{hi:.1f})")
                 budget = row["budget"].removesuffix(" wall time per point")
-                lines.append(f"| {label} | {row['curve'].removeprefix('nvcodec-')} | {budget} | " + " | ".join(cells) + " |")
+                model = row["name"].removeprefix("nvcodec ").split(",")[0]
+                lines.append(f"| {label} | {model} | {budget} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
 def write_bd_table(out: str | os.PathLike) -> Path:
     out = Path(out)
+    if not out.is_dir():
+        raise InputError(f"{out}: no such results folder (run nvcodec bench first, or give -o)")
     path = out / "bd-rate.md"
     write_atomic(path, bd_markdown(out).encode())
     return path
@@ -360,9 +395,12 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
     fig.tight_layout()
     path = clip_dir / "rd.png"
     tmp = clip_dir / ".rd.png.tmp"
-    fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -377,6 +415,8 @@ def parse_list(text: str, kind: type, what: str) -> list:
 
 
 def report_only(out: str | os.PathLike, clips: Iterable[str]) -> None:
+    if not Path(out).is_dir():
+        raise InputError(f"{out}: no such results folder (run nvcodec bench first, or give -o)")
     for clip in clips:
         write_report(out, clip)
     write_bd_table(out)

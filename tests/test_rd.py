@@ -11,6 +11,7 @@ import pytest
 
 from nvcodec import rd
 from nvcodec.cli import main
+from nvcodec.decoder import decode_frames
 from nvcodec.errors import InputError
 from nvcodec.io import read_video, write_video, yuv420_to_rgb
 from nvcodec.metrics import psnr_rgb
@@ -65,7 +66,7 @@ def test_lower_crf_costs_more_bytes_and_gives_more_quality(tiny_yuv_video):
 
 
 def _run(tiny_clip, out, **kw):
-    options = dict(models=["nerv"], baselines=["x264"], budget=1.0, rates=[0.5, 1.0], crfs=[25, 35], out=out,
+    options = dict(models=["nerv"], baselines=["x264"], budget=1.0, rates=[2.0, 4.0], crfs=[25, 35], out=out,
                    command="test", quiet=True)
     options.update(kw)
     rd.run_benchmark([rd.Clip.parse(tiny_clip)], **options)
@@ -75,8 +76,8 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
     out = tmp_path / "results"
     _run(tiny_clip, out)
     clip_dir = out / "tiny"
-    assert sorted(p.name for p in clip_dir.glob("*.json")) == ["nvcodec-nerv.json", "x264-medium.json"]
-    for name in ("nvcodec-nerv.json", "x264-medium.json"):
+    assert sorted(p.name for p in clip_dir.glob("*.json")) == ["nvcodec-nerv-1s.json", "x264-medium.json"]
+    for name in ("nvcodec-nerv-1s.json", "x264-medium.json"):
         data = json.loads((clip_dir / name).read_text())
         assert set(data) == {"name", "description", "results", "meta"}
         results = data["results"]
@@ -84,12 +85,16 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
         assert len({len(v) for v in results.values()}) == 1 and len(results["bpp"]) == 2
         assert results["bpp"] == sorted(results["bpp"])
         assert {"command", "versions", "machine", "budget", "setup", "date"} <= set(data["meta"])
-    ours = json.loads((clip_dir / "nvcodec-nerv.json").read_text())
+    ours = json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())
     assert ours["meta"]["budget"] == "1 s wall time per point"
-    assert ours["results"]["target-bpp"] and all(e >= 1 for e in ours["results"]["epochs"])
-    # sizes are those of the files written
-    for rate, size in zip(ours["results"]["target-bpp"], ours["results"]["bytes"]):
-        assert (clip_dir / "streams" / f"nerv-{rate:g}.nvc").stat().st_size == size
+    assert "too small for MS-SSIM" in ours["meta"]["notes"][0]
+    assert ours["results"]["target-bpp"] == [2.0, 4.0] and all(e >= 1 for e in ours["results"]["epochs"])
+    assert ours["results"]["parameters"][1] > 1.5 * ours["results"]["parameters"][0]
+    # sizes are those of the files written, and the standalone decoder's frames score what the file says
+    for rate, size, psnr in zip(ours["results"]["target-bpp"], ours["results"]["bytes"], ours["results"]["psnr-rgb"]):
+        stream = clip_dir / "streams" / f"nerv-1s-{rate:g}.nvc"
+        assert stream.stat().st_size == size
+        assert psnr_rgb(decode_frames(stream), read_video(tiny_clip).frames) == pytest.approx(psnr, abs=1e-9)
     assert (out / "bd-rate.md").exists()
     assert (clip_dir / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -104,13 +109,21 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
     monkeypatch.undo()
     _run(tiny_clip, out, crfs=[25, 35, 45], models=[])
     assert json.loads((clip_dir / "x264-medium.json").read_text())["results"]["crf"] == [45, 35, 25]
-    # another budget is another setup: the old points are not mixed into the new curve
-    _run(tiny_clip, out, budget=0.5, rates=[1.0], baselines=[])
-    again = json.loads((clip_dir / "nvcodec-nerv.json").read_text())
-    assert again["results"]["target-bpp"] == [1.0] and again["meta"]["setup"]["budget_s"] == 0.5
+    # another budget is another curve beside the first, not mixed into it
+    _run(tiny_clip, out, budget=0.5, rates=[2.0], baselines=[])
+    assert json.loads((clip_dir / "nvcodec-nerv-0.5s.json").read_text())["results"]["target-bpp"] == [2.0]
+    assert json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())["results"]["target-bpp"] == [2.0, 4.0]
+    # another bit depth is another setup: a file edited to claim one is replaced, not mixed
+    path = clip_dir / "nvcodec-nerv-0.5s.json"
+    data = json.loads(path.read_text())
+    data["meta"]["setup"]["bits"] = 6
+    path.write_text(json.dumps(data))
+    _run(tiny_clip, out, budget=0.5, rates=[4.0], baselines=[])
+    assert json.loads(path.read_text())["results"]["target-bpp"] == [4.0]
 
 
 def _curve(name, bpp, psnr, budget="60 s wall time per point"):
+    name = name if name.startswith("x26") else f"nvcodec {name}, 60 s"
     return {"name": name, "description": "", "results": {"bpp": bpp, "psnr-rgb": psnr, "psnr-yuv": psnr},
             "meta": {"budget": budget, "setup": {"size": [40, 24], "frames": 6}}}
 
@@ -127,15 +140,18 @@ def test_bd_table_halved_rate_and_no_overlap(tmp_path):
     assert rows["nvcodec-half"]["x264-medium"]["pchip"] == pytest.approx(-50, abs=1e-6)
     assert rows["nvcodec-half"]["x264-medium"]["cubic"] == pytest.approx(-50, abs=1e-6)
     assert math.isnan(rows["nvcodec-far"]["x264-medium"]["pchip"])
+    (clip / "nvcodec-bent.json").write_text(json.dumps(_curve("bent", bpp, [27.0, 31.0, 30.0, 35.8])))
     table = rd.write_bd_table(tmp_path).read_text()
     assert "| clip 40x24 | half | 60 s | -50.0% / -50.0% (27.0–35.8) |" in table
     assert "| clip 40x24 | far | 60 s | no overlap |" in table
+    assert "| clip 40x24 | bent | 60 s | n/a: a curve is not monotone |" in table
 
 
-def test_target_rate_sets_the_parameter_budget(tiny_yuv_video):
-    info = tiny_yuv_video.info
-    small, large = rd.params_for_rate(info, 2.0), rd.params_for_rate(info, 4.0)
-    assert large == pytest.approx(2 * small, rel=0.01)
+def test_clip_labels_keep_other_sizes_and_ranges_apart():
+    assert rd.Clip.parse("bunny") == rd.Clip("bunny", "bunny", (320, 180))
+    assert rd.Clip.parse("bunny@640x360").label == "bunny-640x360"
+    assert rd.Clip.parse("carphone", (0, 30)).label == "carphone-frames0-30"
+    assert rd.Clip.parse("/data/clip.y4m").label == "clip"
 
 
 def test_cli_bench_bad_input_is_one_line(tmp_path, capsys):
@@ -145,6 +161,8 @@ def test_cli_bench_bad_input_is_one_line(tmp_path, capsys):
     assert main(["bench", "--rates", "0.1,abc", "-o", str(tmp_path / "r"), "--quiet"]) == 2
     assert "--rates" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+    assert main(["bench", "--report-only", "-o", str(tmp_path / "r")]) == 2
+    assert "no such results folder" in capsys.readouterr().err
 
 
 def test_a_damaged_results_file_is_named_and_kept(tmp_path, tiny_clip):
