@@ -6,17 +6,14 @@ with the thread count), and the size is that of the raw elementary stream, heade
 from __future__ import annotations
 
 import io
-import math
 import os
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from .errors import InputError
-from .io import Video, yuv420_to_rgb
-from .metrics import psnr_rgb, psnr_yuv
+from .io import Video
 
 #: libx265 4.x aborts or segfaults the process on small frames (seen: widths 40 and 48 with
 #: heights 16 to 32; 64 and up in both sides never did), so smaller clips are refused.
@@ -24,26 +21,15 @@ X265_MIN_SIDE = 64
 _RAW_FORMAT = {"libx264": "h264", "libx265": "hevc", "libsvtav1": "obu"}
 
 
-@dataclass
-class BaselinePoint:
-    codec: str
-    preset: str
-    crf: int
-    bytes: int
-    bpp: float
-    psnr_rgb: float
-    psnr_yuv: dict
-    encode_s: float
-    decode_s: float
-
-
 def _frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, index: int, fps: Fraction):
     import av
+
+    from .io import _fill_plane
 
     h, w = y.shape
     frame = av.VideoFrame(w, h, "yuv420p")
     for plane, data in zip(frame.planes, (y, u, v)):
-        np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:data.shape[0], :data.shape[1]] = data
+        _fill_plane(plane, data)
     frame.pts = index
     frame.time_base = 1 / fps
     return frame
@@ -95,26 +81,3 @@ def decode_yuv(data: bytes, codec: str) -> tuple[tuple[np.ndarray, np.ndarray, n
         for frame in container.decode(video=0):
             planes.append(_planes(frame))
     return tuple(np.stack([p[i] for p in planes]) for i in range(3)), time.perf_counter() - began
-
-
-def baseline_point(video: Video, codec: str = "libx264", crf: int = 28, preset: str = "medium") -> BaselinePoint:
-    """Encode, decode and score one point of a baseline codec."""
-    data, encode_s = encode_yuv(video, codec, crf, preset)
-    yuv, decode_s = decode_yuv(data, codec)
-    info = video.info
-    rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range)
-                    for i in range(len(yuv[0]))])
-    return BaselinePoint(codec, preset, crf, len(data), 8 * len(data) / (info.frames * info.width * info.height),
-                         psnr_rgb(rgb, video.frames), psnr_yuv(video.yuv, yuv), encode_s, decode_s)
-
-
-def psnr_at_rate(points: list[BaselinePoint], bpp: float) -> float:
-    """PSNR-RGB interpolated at ``bpp`` (linear in log rate); NaN outside the points' range."""
-    pts = sorted((p.bpp, p.psnr_rgb) for p in points)
-    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
-        if r0 <= bpp <= r1:
-            if r1 == r0:
-                return q0
-            t = (math.log(bpp) - math.log(r0)) / (math.log(r1) - math.log(r0))
-            return q0 + t * (q1 - q0)
-    return float("nan")

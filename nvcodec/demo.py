@@ -6,12 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-from .baseline import baseline_point, psnr_at_rate
 from .decoder import decode, decode_frames
 from .encoder import DEFAULT_MODEL, encode_video
 from .fit import FitConfig
 from .io import read_video
 from .metrics import psnr_rgb
+from .rd import baseline_rd_point, psnr_at_rate
 
 DEMO_SIZE = (320, 180)
 DEMO_PARAMS = 100_000
@@ -31,7 +31,7 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     frames = decode_frames(out / "demo.nvc")
     render_s = time.perf_counter() - began
     psnr = psnr_rgb(frames, video.frames)
-    ladder = [baseline_point(video, "libx264", crf) for crf in range(18, 52, 3)]
+    ladder = [baseline_rd_point(video, "x264", crf, ms_ssim=False) for crf in range(18, 52, 3)]
     x264 = psnr_at_rate(ladder, enc.bpp)
     report = {"clip": "bunny", "size": f"{i.width}x{i.height}", "frames": i.frames, "model": DEFAULT_MODEL,
               "parameters": enc.parameters, "bytes": enc.bytes, "bpp": enc.bpp, "psnr_rgb": psnr,

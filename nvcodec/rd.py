@@ -71,7 +71,8 @@ class Clip:
 
 
 # ---------------------------------------------------------------------------- scoring
-def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]] = None) -> dict[str, Any]:
+def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]] = None,
+          ms_ssim: bool = True) -> dict[str, Any]:
     """Quality of decoded frames against the reference: PSNR-RGB (mean of per-frame PSNR on
     8-bit RGB), PSNR-YUV (6:1:1 on yuv420p, with Y, U, V), MS-SSIM on RGB where the size allows.
     ``yuv``: the decoded yuv420p planes; by default converted from ``rgb`` with the clip's matrix."""
@@ -83,11 +84,13 @@ def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]]
     small = min(info.width, info.height) < MS_SSIM_MIN_SIDE
     return {"psnr-rgb": psnr_rgb(rgb, reference.frames),
             "psnr-yuv": p["yuv"], "psnr-y": p["y"], "psnr-u": p["u"], "psnr-v": p["v"],
-            "ms-ssim-rgb": None if small else ms_ssim_rgb(rgb, reference.frames)}
+            "ms-ssim-rgb": None if small or not ms_ssim else ms_ssim_rgb(rgb, reference.frames)}
 
 
-def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path] = None) -> dict[str, Any]:
-    """One point of x264 / x265 / svtav1; ``stream``: where to keep the raw stream, if anywhere."""
+def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path] = None,
+                      ms_ssim: bool = True) -> dict[str, Any]:
+    """One point of x264 / x265 / svtav1 (``video`` read with keep_yuv=True); ``stream``: where
+    to keep the raw stream, if anywhere."""
     from .baseline import decode_yuv, encode_yuv
 
     library, preset, _ = BASELINES[codec]
@@ -98,7 +101,17 @@ def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path]
     info = video.info
     rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range) for i in range(len(yuv[0]))])
     return {"crf": crf, "bytes": len(data), "bpp": 8 * len(data) / (info.frames * info.width * info.height),
-            **score(video, rgb, yuv), "encode_s": encode_s, "decode_s": decode_s}
+            **score(video, rgb, yuv, ms_ssim), "encode_s": encode_s, "decode_s": decode_s}
+
+
+def psnr_at_rate(points: Sequence[dict[str, Any]], bpp: float) -> float:
+    """PSNR-RGB of a curve interpolated at ``bpp`` (linear in log rate); NaN outside its range."""
+    pts = sorted((p["bpp"], p["psnr-rgb"]) for p in points)
+    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
+        if r0 <= bpp <= r1:
+            t = 0.0 if r1 == r0 else (math.log(bpp) - math.log(r0)) / (math.log(r1) - math.log(r0))
+            return q0 + t * (q1 - q0)
+    return float("nan")
 
 
 def params_for_rate(info, rate: float) -> int:
@@ -368,6 +381,7 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         if not quiet:
             print("nvcodec bench: no RD plot: matplotlib is missing (pip install -e '.[bench]')", file=sys.stderr)
@@ -385,6 +399,9 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
             ours = name.startswith("nvcodec-")
             ax.plot(r["bpp"], r[metric], "o-" if ours else "s--", label=c["name"], lw=2 if ours else 1.2, ms=4)
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(f"{metric.upper()} (dB)")
         ax.grid(True, which="both", alpha=0.3)
