@@ -66,7 +66,7 @@ def test_lower_crf_costs_more_bytes_and_gives_more_quality(tiny_yuv_video):
 
 
 def _run(tiny_clip, out, **kw):
-    options = dict(models=["nerv"], baselines=["x264"], budget=1.0, rates=[2.0, 4.0], crfs=[25, 35], out=out,
+    options = dict(models=["nerv"], baselines=["x264"], budget=1.0, rates=[10.0, 20.0], crfs=[25, 35], out=out,
                    command="test", quiet=True)
     options.update(kw)
     rd.run_benchmark([rd.Clip.parse(tiny_clip)], **options)
@@ -88,7 +88,7 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
     ours = json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())
     assert ours["meta"]["budget"] == "1 s wall time per point"
     assert "too small for MS-SSIM" in ours["meta"]["notes"][0]
-    assert ours["results"]["target-bpp"] == [2.0, 4.0] and all(e >= 1 for e in ours["results"]["epochs"])
+    assert ours["results"]["target-bpp"] == [10.0, 20.0] and all(e >= 1 for e in ours["results"]["epochs"])
     assert ours["results"]["parameters"][1] > 1.5 * ours["results"]["parameters"][0]
     # sizes are those of the files written, and the standalone decoder's frames score what the file says
     for rate, size, psnr in zip(ours["results"]["target-bpp"], ours["results"]["bytes"], ours["results"]["psnr-rgb"]):
@@ -110,16 +110,16 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
     _run(tiny_clip, out, crfs=[25, 35, 45], models=[])
     assert json.loads((clip_dir / "x264-medium.json").read_text())["results"]["crf"] == [45, 35, 25]
     # another budget is another curve beside the first, not mixed into it
-    _run(tiny_clip, out, budget=0.5, rates=[2.0], baselines=[])
-    assert json.loads((clip_dir / "nvcodec-nerv-0.5s.json").read_text())["results"]["target-bpp"] == [2.0]
-    assert json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())["results"]["target-bpp"] == [2.0, 4.0]
+    _run(tiny_clip, out, budget=0.5, rates=[10.0], baselines=[])
+    assert json.loads((clip_dir / "nvcodec-nerv-0.5s.json").read_text())["results"]["target-bpp"] == [10.0]
+    assert json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())["results"]["target-bpp"] == [10.0, 20.0]
     # another bit depth is another setup: a file edited to claim one is replaced, not mixed
     path = clip_dir / "nvcodec-nerv-0.5s.json"
     data = json.loads(path.read_text())
     data["meta"]["setup"]["bits"] = 6
     path.write_text(json.dumps(data))
-    _run(tiny_clip, out, budget=0.5, rates=[4.0], baselines=[])
-    assert json.loads(path.read_text())["results"]["target-bpp"] == [4.0]
+    _run(tiny_clip, out, budget=0.5, rates=[20.0], baselines=[])
+    assert json.loads(path.read_text())["results"]["target-bpp"] == [20.0]
 
 
 def _curve(name, bpp, psnr, budget="60 s wall time per point"):
