@@ -38,8 +38,7 @@ class Bitstream:
 
     @property
     def bpp(self) -> float:
-        i = self.info
-        return 8 * self.total_bytes / (i.frames * i.width * i.height)
+        return self.info.bpp(self.total_bytes)
 
 
 def read_bitstream_bytes(path: str | os.PathLike) -> bytes:

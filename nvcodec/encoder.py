@@ -101,7 +101,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     write_atomic(output, data)
     psnr = psnr_of(net, video)
     return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), len(data),
-                        8 * len(data) / (info.frames * info.width * info.height), psnr, psnr_float,
+                        info.bpp(len(data)), psnr, psnr_float,
                         time.perf_counter() - began, result, info)
 
 

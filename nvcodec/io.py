@@ -55,6 +55,10 @@ class VideoInfo:
     matrix: str = "bt601"
     range: str = "tv"
 
+    def bpp(self, nbytes: int) -> float:
+        """Bits per pixel of ``nbytes`` for this video: 8 * bytes / (frames * width * height)."""
+        return 8 * nbytes / (self.frames * self.width * self.height)
+
 
 @dataclass
 class Video:

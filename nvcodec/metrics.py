@@ -6,7 +6,7 @@ PSNR-YUV is (6 Y + U + V) / 8 on yuv420p planes (the video-coding convention).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -115,6 +115,12 @@ def ms_ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------- BD-rate
+def overlap(a: Sequence[float], b: Sequence[float]) -> Optional[tuple[float, float]]:
+    """The range two curves' qualities share, or None when they share none."""
+    lo, hi = max(min(a), min(b)), min(max(a), max(b))
+    return (lo, hi) if hi > lo else None
+
+
 def bd_rate(ref_rate: Sequence[float], ref_psnr: Sequence[float], test_rate: Sequence[float],
             test_psnr: Sequence[float], method: str = "pchip") -> float:
     """Bjøntegaard delta rate (%) of the test curve against the reference: the mean difference
@@ -124,10 +130,10 @@ def bd_rate(ref_rate: Sequence[float], ref_psnr: Sequence[float], test_rate: Seq
     polynomial per curve, VCEG-M33). NaN when the curves' quality ranges do not overlap, or when
     a curve's quality does not rise strictly with its rate (log rate is then no function of quality).
     """
-    lo = max(min(ref_psnr), min(test_psnr))
-    hi = min(max(ref_psnr), max(test_psnr))
-    if not hi > lo:
+    shared = overlap(ref_psnr, test_psnr)
+    if shared is None:
         return float("nan")
+    lo, hi = shared
     areas = []
     for rate, psnr in ((ref_rate, ref_psnr), (test_rate, test_psnr)):
         order = np.argsort(rate)

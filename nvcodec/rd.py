@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import SAMPLE_CLIPS, Video, read_video, rgb_to_yuv420, write_atomic, yuv420_to_rgb
-from .metrics import bd_rate, ms_ssim_rgb, psnr_rgb, psnr_yuv
+from .metrics import bd_rate, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
 
 #: The CPU sizes of BENCH.md for the bundled clips; other inputs are used at their own size.
 DEFAULT_SIZES = {"bunny": (320, 180), "carphone": (176, 144), "bikes": (320, 136)}
@@ -100,7 +100,7 @@ def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path]
     yuv, decode_s = decode_yuv(data, library)
     info = video.info
     rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range) for i in range(len(yuv[0]))])
-    return {"crf": crf, "bytes": len(data), "bpp": 8 * len(data) / (info.frames * info.width * info.height),
+    return {"crf": crf, "bytes": len(data), "bpp": info.bpp(len(data)),
             **score(video, rgb, yuv, ms_ssim), "encode_s": encode_s, "decode_s": decode_s}
 
 
@@ -129,8 +129,7 @@ def nvcodec_rd_point(video: Video, model: str, rate: float, budget: float, bits:
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
     size = stream.stat().st_size
-    info = video.info
-    return {"target-bpp": rate, "bytes": size, "bpp": 8 * size / (info.frames * info.width * info.height),
+    return {"target-bpp": rate, "bytes": size, "bpp": video.info.bpp(size),
             **score(video, rgb), "encode_s": enc.encode_s, "decode_s": decode_s,
             "parameters": enc.parameters, "epochs": enc.fit.epochs, "fit_s": enc.fit.seconds}
 
@@ -162,6 +161,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def read_results(path: Path) -> dict[str, Any]:
+    """A results JSON; a damaged one is named (and left as it is) rather than overwritten."""
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not a results file of nvcodec bench ({e}); move it away or "
+                         "choose another --output-dir") from None
+
+
 class ResultFile:
     """One curve, ``<out>/<clip>/<codec>.json``: points as CompressAI's column lists, sorted by
     rate. ``setup`` (clip size, frames, budget, ...) must match for stored points to be kept."""
@@ -172,11 +183,11 @@ class ResultFile:
         self.points: list[dict[str, Any]] = []
         self.replaces_other_setup = False
         if path.exists():
+            old = read_results(path)
             try:
-                old = json.loads(path.read_text())
                 stored_setup, cols = old["meta"]["setup"], old["results"]
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                raise InputError(f"{path}: not a results file of nvcodec bench ({e}); move it away or "
+            except (KeyError, TypeError) as e:
+                raise InputError(f"{path}: not a results file of nvcodec bench (no {e}); move it away or "
                                  "choose another --output-dir") from None
             if stored_setup == setup:
                 self.points = [dict(zip(cols, row)) for row in zip(*cols.values())]
@@ -204,12 +215,10 @@ def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
     frame range than the first baseline's are left out with a warning: they are not comparable."""
     curves = {}
     for path in sorted(clip_dir.glob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise InputError(f"{path}: not a results file of nvcodec bench ({e}); move it away") from None
-        if isinstance(data, dict) and "bpp" in data.get("results", {}) and "psnr-rgb" in data["results"]:
+        data = read_results(path)
+        if "bpp" in data.get("results", {}) and "psnr-rgb" in data["results"]:
             curves[path.stem] = data
+
     def where(c: dict) -> tuple:
         setup = c.get("meta", {}).get("setup", {})
         return tuple(str(setup.get(k)) for k in ("clip", "size", "frames", "first_frame"))
@@ -241,6 +250,13 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
     say = (lambda *a: None) if quiet else (lambda *a: tqdm.write(" ".join(map(str, a)), file=sys.stderr))
     common = {"command": command or "nvcodec bench", "versions": versions(), "machine": machine(),
               "date": time.strftime("%Y-%m-%d")}
+
+    def curve(*args) -> ResultFile:
+        f = ResultFile(*args)
+        if f.replaces_other_setup:
+            say(f"{f.path}: its points were made with another setup (size, frames, budget or bits); "
+                "they are replaced")
+        return f
     for clip in clips:
         video = read_video(clip.source, frames=clip.frames, size=clip.size, keep_yuv=True)
         info = video.info
@@ -256,7 +272,7 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
             exact = "" if b != "x264" or info.height % 16 == 0 else (
                 f" x264 is not bit-exact run to run at heights that are not a multiple of 16 ({info.height}): "
                 "sizes vary by up to ~2%.")
-            f = ResultFile(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {_slug(preset, ' ')}",
+            f = curve(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {_slug(preset, ' ')}",
                            f"{library} preset {preset}, 1 thread, CRF ladder, fed the source's yuv420p planes; "
                            "bytes of the raw elementary stream." + exact, "crf",
                            {**base_setup, "codec": library, "preset": preset},
@@ -266,7 +282,7 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
         for m in models:
             # one file per (model, budget, bits): curves at other budgets stay beside it
             tag = f"{m}-{budget:g}s" + ("" if bits == 8 else f"-{bits}bit")
-            f = ResultFile(out / clip.label / f"nvcodec-{tag}.json",
+            f = curve(out / clip.label / f"nvcodec-{tag}.json",
                            f"nvcodec {m}, {budget:g} s" + ("" if bits == 8 else f", {bits}-bit"),
                            f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
                            f"on this CPU, {bits}-bit quantization, bytes of the .nvc file, frames from the standalone decoder",
@@ -276,10 +292,6 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
             jobs += [(f, r, lambda f=f, m=m, r=r, tag=tag: nvcodec_rd_point(video, m, r, budget, bits,
                                                                             _mkdir(streams) / f"{tag}-{r:g}.nvc"))
                      for r in rates if not f.has(r)]
-        for f in {id(j[0]): j[0] for j in jobs}.values():
-            if f.replaces_other_setup:
-                say(f"{f.path}: its points were made with another setup (size, frames, budget or bits); "
-                    "they are replaced")
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
         for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
             point = job()
@@ -309,20 +321,17 @@ def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> lis
     for name, test in curves.items():
         if not name.startswith("nvcodec-") or len(test["results"]["bpp"]) < 2:
             continue
-        row = {"curve": name, "name": test.get("name", name), "budget": test["meta"].get("budget", "?")}
+        row = {"curve": name, "model": test["meta"].get("setup", {}).get("model", name.removeprefix("nvcodec-")),
+               "budget": test["meta"].get("budget", "?")}
         for ref_name, ref in anchors.items():
             if len(ref["results"]["bpp"]) < 2:
                 continue
             r, t = ref["results"], test["results"]
-            lo, hi = max(min(r[metric]), min(t[metric])), min(max(r[metric]), max(t[metric]))
             row[ref_name] = {m: bd_rate(r["bpp"], r[metric], t["bpp"], t[metric], m) for m in ("pchip", "cubic")}
-            row[ref_name]["overlap_db"] = [lo, hi] if hi > lo else None
+            shared = overlap(r[metric], t[metric])
+            row[ref_name]["overlap_db"] = list(shared) if shared else None
         rows.append(row)
     return rows
-
-
-def _percent(value: float) -> str:
-    return "no overlap" if math.isnan(value) else f"{value:+.1f}%"
 
 
 def bd_markdown(out: Path) -> str:
@@ -357,10 +366,9 @@ def bd_markdown(out: Path) -> str:
                         cells.append("n/a: a curve is not monotone")
                     else:
                         lo, hi = d["overlap_db"]
-                        cells.append(f"{_percent(d['pchip'])} / {_percent(d['cubic'])} ({lo:.1f}–{hi:.1f})")
+                        cells.append(f"{d['pchip']:+.1f}% / {d['cubic']:+.1f}% ({lo:.1f}–{hi:.1f})")
                 budget = row["budget"].removesuffix(" wall time per point")
-                model = row["name"].removeprefix("nvcodec ").split(",")[0]
-                lines.append(f"| {label} | {model} | {budget} | " + " | ".join(cells) + " |")
+                lines.append(f"| {label} | {row['model']} | {budget} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
