@@ -1,7 +1,7 @@
 """The ``nvcodec`` command: a thin layer over the Python API.
 
     nvcodec encode INPUT -o OUT.nvc [--model nerv] [--params 300k] [--time-budget 5m | --epochs N]
-    nvcodec decode IN.nvc -o OUT.mp4|OUT.y4m|OUTDIR/ [--frames 10:20]
+    nvcodec decode IN.nvc -o OUT.mp4|OUT.y4m|OUTDIR/ [--frames 10:20] [--max-memory 4G]
     nvcodec info IN.nvc
     nvcodec demo
     nvcodec bench [--clips bunny carphone bikes] [--models nerv hnerv] [--budget 2m]
@@ -47,8 +47,20 @@ def parse_count(text: str) -> int | str:
     return int(value)
 
 
+def parse_memory(text: str) -> int:
+    """'2G', '1.5GiB', '512M', '800MB', a plain number of bytes -> bytes (powers of 1024)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
+    if not m:
+        raise InputError(f"memory {text!r}: expected e.g. 2G, 512M or 1.5GiB")
+    value = float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " ")
+    if value < 1:
+        raise InputError(f"memory {text!r} must be at least one byte")
+    return int(value)
+
+
 def _arguments() -> argparse.ArgumentParser:
     from .models import REGISTRY
+    from .rd import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_RATES
 
     parser = argparse.ArgumentParser(prog="nvcodec", description="Neural video compression with implicit neural representations.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,7 +92,10 @@ def _arguments() -> argparse.ArgumentParser:
     dec.add_argument("-o", "--output", required=True, help="out.mp4, out.mkv, out.y4m, or a folder for PNGs")
     dec.add_argument("--frames", default=None, help="decode frames START:STOP only (others are not rendered)")
     dec.add_argument("--lossless", action="store_true", help="lossless H.264 RGB instead of CRF 12")
-    dec.add_argument("--batch-size", type=int, default=None, help="frames rendered at once (default: by frame size)")
+    dec.add_argument("--batch-size", type=int, default=None,
+                     help="frames handed to the writer at once (default: by memory); never changes a frame")
+    dec.add_argument("--max-memory", type=parse_memory, default=None, metavar="SIZE",
+                     help="refuse files whose decoding needs more, e.g. 4G (default: half the memory available)")
     dec.add_argument("--quiet", action="store_true")
 
     info = sub.add_parser("info", help="what a .nvc file holds, and what each part costs")
@@ -97,11 +112,14 @@ def _arguments() -> argparse.ArgumentParser:
                        help="bundled clips (at BENCH.md's CPU sizes unless @WxH is given) or video paths")
     bench.add_argument("--models", nargs="*", default=sorted(REGISTRY), choices=sorted(REGISTRY), metavar="MODEL",
                        help=f"nvcodec models to run (default: all: {', '.join(sorted(REGISTRY))})")
-    bench.add_argument("--baselines", nargs="*", default=["x264", "x265"], choices=["x264", "x265", "svtav1"],
-                       metavar="CODEC", help="x264, x265 (preset medium), svtav1 (preset 8); default x264 x265")
+    bench.add_argument("--baselines", nargs="*", default=list(DEFAULT_BASELINES),
+                       choices=[*BASELINE_ALIASES, *BASELINES], metavar="CURVE",
+                       help=f"baseline curves: {', '.join(BASELINES)} (x264, x265, svtav1: the medium / preset 8 "
+                            f"curve); default: {' '.join(DEFAULT_BASELINES)}")
     bench.add_argument("--budget", type=parse_duration, default=parse_duration("2m"),
                        help="fitting wall time per nvcodec point (default 2m)")
-    bench.add_argument("--rates", default="0.025,0.05,0.1,0.2", help="nvcodec target bpp ladder; each sets a parameter budget")
+    bench.add_argument("--rates", default=",".join(f"{r:g}" for r in DEFAULT_RATES),
+                       help="nvcodec target bpp ladder; each sets a parameter budget (default %(default)s)")
     bench.add_argument("--crf", default=None, help="baseline CRF ladder (default: 18,23,28,33,38,43 for x264 and x265, "
                        "28,35,...,63 for svtav1)")
     bench.add_argument("--bits", type=int, default=8, help="nvcodec quantization bits (default 8)")
@@ -167,8 +185,10 @@ def cmd_decode(args) -> int:
     from .io import parse_frames
 
     frames = parse_frames(args.frames) if args.frames else None
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     result = decode(args.input, args.output, frames=frames, batch_size=args.batch_size,
-                    lossless=args.lossless, quiet=args.quiet)
+                    lossless=args.lossless, quiet=args.quiet, max_memory=args.max_memory)
     if not args.quiet:
         print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.2f} s ({result.fps:.1f} fps)")
     return 0

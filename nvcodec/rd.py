@@ -14,10 +14,10 @@ point; a rerun skips the points already there), ``<out>/<clip>/rd.png``, and
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -29,19 +29,56 @@ import numpy as np
 from .errors import InputError
 from .io import SAMPLE_CLIPS, Video, read_video, rgb_to_yuv420, write_atomic, yuv420_to_rgb
 from .metrics import bd_rate, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
+from .provenance import provenance
 
 #: The CPU sizes of BENCH.md for the bundled clips; other inputs are used at their own size.
 DEFAULT_SIZES = {"bunny": (320, 180), "carphone": (176, 144), "bikes": (320, 136)}
-DEFAULT_RATES = (0.025, 0.05, 0.1, 0.2)
+DEFAULT_RATES = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)
 #: Bits a parameter costs in a file at 8-bit quantization after entropy coding (measured ~7.1 on
 #: bunny); only used to turn a target rate into a parameter budget, never to report a size.
 BITS_PER_PARAM = 7.0
 MS_SSIM_MIN_SIDE = 161  # five scales of an 11-tap window need a smaller side above 160
-#: name -> (library, preset, default CRF ladder). x264/x265: BENCH.md's CRF 18..43; AV1's CRF
-#: scale runs to 63 and reaches x264's rates only above ~40.
-BASELINES = {"x264": ("libx264", "medium", (18, 23, 28, 33, 38, 43)),
-             "x265": ("libx265", "medium", (18, 23, 28, 33, 38, 43)),
-             "svtav1": ("libsvtav1", "8", (28, 35, 42, 49, 56, 63))}
+X26X_CRFS = (18, 23, 28, 33, 38, 43)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline curve: an encoder, its preset and tune, and its default CRF ladder."""
+
+    library: str
+    preset: str
+    tune: Optional[str]
+    crfs: tuple[int, ...]
+
+    def describe(self) -> str:
+        preset = f"preset {self.preset}" if self.preset.isdigit() else self.preset
+        return f"{self.library.removeprefix('lib')} {preset}" + (f" tune={self.tune}" if self.tune else "")
+
+
+#: curve name (= results file stem) -> Baseline. medium: what papers call "x264 / x265 medium";
+#: tune=psnr turns psy-rd and adaptive quantization off (they cost PSNR, and we compare by PSNR);
+#: veryslow tune=psnr is the strongest x264 / x265 curve for a PSNR comparison. AV1's CRF scale
+#: runs to 63 and reaches x264's rates only above ~40.
+BASELINES = {
+    "x264-medium": Baseline("libx264", "medium", None, X26X_CRFS),
+    "x264-medium-psnr": Baseline("libx264", "medium", "psnr", X26X_CRFS),
+    "x264-veryslow-psnr": Baseline("libx264", "veryslow", "psnr", X26X_CRFS),
+    "x265-medium": Baseline("libx265", "medium", None, X26X_CRFS),
+    "x265-medium-psnr": Baseline("libx265", "medium", "psnr", X26X_CRFS),
+    "x265-veryslow-psnr": Baseline("libx265", "veryslow", "psnr", X26X_CRFS),
+    "svtav1-preset8": Baseline("libsvtav1", "8", None, (28, 35, 42, 49, 56, 63)),
+}
+#: short names: the medium curve of each encoder
+BASELINE_ALIASES = {"x264": "x264-medium", "x265": "x265-medium", "svtav1": "svtav1-preset8"}
+DEFAULT_BASELINES = tuple(k for k in BASELINES if not k.startswith("svtav1"))
+
+
+def baseline_curve(name: str) -> str:
+    """The curve name of ``name`` (a curve name or a short alias such as ``x264``)."""
+    name = BASELINE_ALIASES.get(name, name)
+    if name not in BASELINES:
+        raise InputError(f"baseline {name!r}: choose from {', '.join([*BASELINE_ALIASES, *BASELINES])}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -87,21 +124,23 @@ def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]]
             "ms-ssim-rgb": None if small or not ms_ssim else ms_ssim_rgb(rgb, reference.frames)}
 
 
-def baseline_rd_point(video: Video, codec: str, crf: int, stream: Optional[Path] = None,
+def baseline_rd_point(video: Video, name: str, crf: int, stream: Optional[Path] = None,
                       ms_ssim: bool = True) -> dict[str, Any]:
-    """One point of x264 / x265 / svtav1 (``video`` read with keep_yuv=True); ``stream``: where
-    to keep the raw stream, if anywhere."""
+    """One point of a baseline curve (``video`` read with keep_yuv=True). Its bytes are those of
+    the stream a decoder needs (informational SEI dropped, and counted apart), and its frames
+    are decoded from that stream; ``stream``: where to keep it, if anywhere."""
     from .baseline import decode_yuv, encode_yuv
 
-    library, preset, _ = BASELINES[codec]
-    data, encode_s = encode_yuv(video, library, crf, preset)
+    b = BASELINES[baseline_curve(name)]
+    enc = encode_yuv(video, b.library, crf, b.preset, b.tune)
     if stream is not None:
-        write_atomic(stream, data)
-    yuv, decode_s = decode_yuv(data, library)
+        write_atomic(stream, enc.data)
+    yuv, decode_s = decode_yuv(enc.data, b.library)
     info = video.info
     rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range) for i in range(len(yuv[0]))])
-    return {"crf": crf, "bytes": len(data), "bpp": info.bpp(len(data)),
-            **score(video, rgb, yuv, ms_ssim), "encode_s": encode_s, "decode_s": decode_s}
+    return {"crf": crf, "bytes": len(enc.data), "bpp": info.bpp(len(enc.data)),
+            **score(video, rgb, yuv, ms_ssim), "encode_s": enc.seconds, "decode_s": decode_s,
+            "sei-bytes-dropped": enc.sei_bytes_dropped, "sha256": hashlib.sha256(enc.data).hexdigest()}
 
 
 def psnr_at_rate(points: Sequence[dict[str, Any]], bpp: float) -> float:
@@ -135,32 +174,6 @@ def nvcodec_rd_point(video: Video, model: str, rate: float, budget: float, bits:
 
 
 # ---------------------------------------------------------------------------- results files
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.get_num_threads()} threads, no GPU used"
-
-
-def versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("nvcodec", "torch", "av", "constriction", "numpy"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = "?"
-    return out
-
-
 def read_results(path: Path) -> dict[str, Any]:
     """A results JSON; a damaged one is named (and left as it is) rather than overwritten."""
     try:
@@ -203,9 +216,13 @@ class ResultFile:
 
     def save(self) -> None:
         keys = list(dict.fromkeys(k for p in self.points for k in p))
+        meta = {**self.meta, "setup": self.setup}
+        if any(p.get("commit") is None for p in self.points):
+            meta["notes"] = [*meta.get("notes", []), "points whose commit is null were made before results "
+                             "recorded the commit of the code that made them"]
         report = {"name": self.name, "description": self.description,
                   "results": {k: [p.get(k) for p in self.points] for k in keys},
-                  "meta": {**self.meta, "setup": self.setup}}
+                  "meta": meta}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, (json.dumps(report, indent=1) + "\n").encode())
 
@@ -231,31 +248,32 @@ def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------- running
-def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Sequence[str] = ("x264", "x265"),
+def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Sequence[str] = DEFAULT_BASELINES,
                   budget: float = 120.0, rates: Sequence[float] = DEFAULT_RATES, crfs: Optional[Sequence[int]] = None,
                   bits: int = 8, out: str | os.PathLike = "bench/results", command: str = "",
                   quiet: bool = False) -> None:
     """Run every missing point, one at a time, writing results as they come; then plots and table.
-    ``crfs``: one CRF ladder for every baseline instead of each one's default."""
+    ``baselines``: curve names or aliases (BASELINES, BASELINE_ALIASES); ``crfs``: one CRF ladder
+    for every baseline instead of each one's default. Baseline streams are kept in
+    ``<out>/<clip>/streams/`` beside nvcodec's files."""
     from tqdm.auto import tqdm
 
+    from .baseline import STREAM_SUFFIX
     from .models import model_class
 
     for m in models:
         model_class(m)
-    for b in baselines:
-        if b not in BASELINES:
-            raise InputError(f"baseline {b!r}: choose from {', '.join(BASELINES)}")
+    baselines = list(dict.fromkeys(baseline_curve(b) for b in baselines))
     out = Path(out)
     say = (lambda *a: None) if quiet else (lambda *a: tqdm.write(" ".join(map(str, a)), file=sys.stderr))
-    common = {"command": command or "nvcodec bench", "versions": versions(), "machine": machine(),
-              "date": time.strftime("%Y-%m-%d")}
+    record = provenance(command or None)
+    commit = (record["commit"] or "unknown")[:12] + ("+changes" if record["dirty"] else "")
 
     def curve(*args) -> ResultFile:
         f = ResultFile(*args)
         if f.replaces_other_setup:
-            say(f"{f.path}: its points were made with another setup (size, frames, budget or bits); "
-                "they are replaced")
+            say(f"{f.path}: its points were made with another setup (size, frames, budget, bits or byte "
+                "counting); they are replaced")
         return f
     for clip in clips:
         video = read_video(clip.source, frames=clip.frames, size=clip.size, keep_yuv=True)
@@ -266,45 +284,40 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
         if min(info.width, info.height) < MS_SSIM_MIN_SIDE:
             notes.append(f"ms-ssim-rgb is null: {info.width}x{info.height} is too small for MS-SSIM's five scales "
                          f"(needs a smaller side of {MS_SSIM_MIN_SIDE} px or more)")
+        streams = out / clip.label / "streams"
         jobs = []
-        for b in baselines:
-            library, preset, default_crfs = BASELINES[b]
-            exact = "" if b != "x264" or info.height % 16 == 0 else (
-                f" x264 is not bit-exact run to run at heights that are not a multiple of 16 ({info.height}): "
-                "sizes vary by up to ~2%.")
-            f = curve(out / clip.label / f"{b}-{_slug(preset)}.json", f"{b} {_slug(preset, ' ')}",
-                           f"{library} preset {preset}, 1 thread, CRF ladder, fed the source's yuv420p planes; "
-                           "bytes of the raw elementary stream." + exact, "crf",
-                           {**base_setup, "codec": library, "preset": preset},
-                           {**common, "budget": "none (CRF ladder)", "notes": notes})
-            jobs += [(f, crf, lambda f=f, b=b, crf=crf: baseline_rd_point(video, b, crf)) for crf in crfs or default_crfs
-                     if not f.has(crf)]
+        for name in baselines:
+            b = BASELINES[name]
+            f = curve(out / clip.label / f"{name}.json", b.describe(),
+                      f"{b.library} preset {b.preset}{f' tune {b.tune}' if b.tune else ''}, 1 thread, CRF ladder, "
+                      "fed the source's yuv420p planes; bytes of the raw elementary stream without the encoder's "
+                      "informational SEI (counted in sei-bytes-dropped); frames decoded from the counted stream.",
+                      "crf", {**base_setup, "codec": b.library, "preset": b.preset, "tune": b.tune,
+                              "bytes": "stream without informational SEI"},
+                      {"provenance": record, "budget": "none (CRF ladder)", "notes": notes})
+            jobs += [(f, crf, lambda name=name, crf=crf, f=f: baseline_rd_point(
+                video, name, crf, _mkdir(streams) / f"{name}-crf{crf}{STREAM_SUFFIX[BASELINES[name].library]}"))
+                     for crf in crfs or b.crfs if not f.has(crf)]
         for m in models:
             # one file per (model, budget, bits): curves at other budgets stay beside it
             tag = f"{m}-{budget:g}s" + ("" if bits == 8 else f"-{bits}bit")
             f = curve(out / clip.label / f"nvcodec-{tag}.json",
-                           f"nvcodec {m}, {budget:g} s" + ("" if bits == 8 else f", {bits}-bit"),
-                           f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
-                           f"on this CPU, {bits}-bit quantization, bytes of the .nvc file, frames from the standalone decoder",
-                           "target-bpp", {**base_setup, "model": m, "budget_s": budget, "bits": bits},
-                           {**common, "budget": f"{budget:g} s wall time per point", "notes": notes})
-            streams = out / clip.label / "streams"
+                      f"nvcodec {m}, {budget:g} s" + ("" if bits == 8 else f", {bits}-bit"),
+                      f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
+                      f"on this CPU, {bits}-bit quantization, bytes of the .nvc file, frames from the standalone decoder",
+                      "target-bpp", {**base_setup, "model": m, "budget_s": budget, "bits": bits},
+                      {"provenance": record, "budget": f"{budget:g} s wall time per point", "notes": notes})
             jobs += [(f, r, lambda f=f, m=m, r=r, tag=tag: nvcodec_rd_point(video, m, r, budget, bits,
                                                                             _mkdir(streams) / f"{tag}-{r:g}.nvc"))
                      for r in rates if not f.has(r)]
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
         for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
-            point = job()
+            point = {**job(), "commit": commit}
             f.add(point)
             say(f"  {f.name} {f.knob}={knob}: {point['bytes']} B, {point['bpp']:.4f} bpp, "
                 f"PSNR-RGB {point['psnr-rgb']:.2f} dB, PSNR-YUV {point['psnr-yuv']:.2f} dB")
         write_report(out, clip.label, quiet=quiet)
     write_bd_table(out)
-
-
-def _slug(preset: str, sep: str = "") -> str:
-    """x264's 'medium' names itself; SVT-AV1's '8' becomes 'preset8' ('preset 8')."""
-    return f"preset{sep}{preset}" if preset.isdigit() else preset
 
 
 def _mkdir(path: Path) -> Path:
@@ -313,62 +326,100 @@ def _mkdir(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------- BD-rate and plots
+def _is_ours(name: str) -> bool:
+    return name.startswith("nvcodec-")
+
+
+def bd_point(ref: dict[str, Any], test: dict[str, Any], metric: str) -> dict[str, Any]:
+    """BD-rate (%) of curve ``test`` against ``ref``, PCHIP and cubic, with the quality range they
+    share (``overlap_db``, None where they do not overlap: then the rates are NaN)."""
+    r, t = ref["results"], test["results"]
+    shared = overlap(r[metric], t[metric])
+    return {**{m: bd_rate(r["bpp"], r[metric], t["bpp"], t[metric], m) for m in ("pchip", "cubic")},
+            "overlap_db": list(shared) if shared else None}
+
+
 def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> list[dict[str, Any]]:
     """BD-rate (%) of every nvcodec curve against every baseline curve, PCHIP and cubic, with the
     quality range they share; NaN where they do not overlap."""
     rows = []
-    anchors = {k: v for k, v in curves.items() if not k.startswith("nvcodec-")}
+    anchors = {k: v for k, v in curves.items() if not _is_ours(k) and len(v["results"]["bpp"]) >= 2}
     for name, test in curves.items():
-        if not name.startswith("nvcodec-") or len(test["results"]["bpp"]) < 2:
+        if not _is_ours(name) or len(test["results"]["bpp"]) < 2:
             continue
         row = {"curve": name, "model": test["meta"].get("setup", {}).get("model", name.removeprefix("nvcodec-")),
                "budget": test["meta"].get("budget", "?")}
-        for ref_name, ref in anchors.items():
-            if len(ref["results"]["bpp"]) < 2:
-                continue
-            r, t = ref["results"], test["results"]
-            row[ref_name] = {m: bd_rate(r["bpp"], r[metric], t["bpp"], t[metric], m) for m in ("pchip", "cubic")}
-            shared = overlap(r[metric], t[metric])
-            row[ref_name]["overlap_db"] = list(shared) if shared else None
+        row.update({ref_name: bd_point(ref, test, metric) for ref_name, ref in anchors.items()})
         rows.append(row)
     return rows
 
 
+def strongest_baseline(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb",
+                       reference: str = "x264-medium") -> Optional[str]:
+    """Of a clip's x264 / x265 curves, the one that needs the fewest bits for the same quality:
+    the lowest BD-rate (PCHIP) against ``reference`` (which counts as 0 %)."""
+    if reference not in curves:
+        return None
+    best, best_rate = reference, 0.0
+    for name, c in curves.items():
+        if name == reference or _is_ours(name) or not name.startswith(("x264", "x265")):
+            continue
+        rate = bd_point(curves[reference], c, metric)["pchip"]
+        if not math.isnan(rate) and rate < best_rate:
+            best, best_rate = name, rate
+    return best
+
+
+def _cell(d: Optional[dict[str, Any]]) -> str:
+    if d is None:
+        return "–"
+    if d["overlap_db"] is None:
+        return "no overlap"
+    if math.isnan(d["pchip"]):
+        return "n/a: a curve is not monotone"
+    lo, hi = d["overlap_db"]
+    return f"{d['pchip']:+.1f}% / {d['cubic']:+.1f}% ({lo:.1f}–{hi:.1f})"
+
+
 def bd_markdown(out: Path) -> str:
-    """One table per quality metric: a row per (clip, nvcodec curve), BD-rates against each baseline."""
+    """The BD-rate report: a summary (every nvcodec curve against x264 medium and against the
+    clip's strongest x264 / x265 curve), the baselines against x264 medium, and every pair."""
     clips = []
     for clip_dir in sorted(p for p in out.iterdir() if p.is_dir()):
         curves = load_curves(clip_dir)
-        if any(k.startswith("nvcodec-") for k in curves) and any(not k.startswith("nvcodec-") for k in curves):
-            clips.append((clip_dir.name, curves))
-    anchors = sorted({k for _, curves in clips for k in curves if not k.startswith("nvcodec-")},
-                     key=lambda k: (k.split("-")[0] not in ("x264", "x265"), k))  # x264, x265 first
+        if any(not _is_ours(k) for k in curves):
+            setup = next(iter(curves.values()))["meta"].get("setup", {})
+            clips.append((f"{clip_dir.name} {'x'.join(map(str, setup.get('size', [])))}", curves))
     lines = ["# BD-rate of nvcodec against the baselines", "",
              "Negative = fewer bits than the baseline at equal quality; computed over the quality range both "
              "curves cover only (the overlap, in dB). PCHIP as JVET's spreadsheet / cubic as VCEG-M33. "
-             "Written by `nvcodec bench`; the curves are the JSON files beside this one.", ""]
+             "Baseline bytes exclude the encoders' informational SEI. Written by `nvcodec bench` (protocol: "
+             "docs/benchmark.md); the curves are the JSON files beside this one.", ""]
     for metric in ("psnr-rgb", "psnr-yuv"):
-        lines += [f"## {metric.upper()}", "",
-                  "| clip | model | budget | " + " | ".join(f"vs {a}: PCHIP / cubic (overlap dB)" for a in anchors) + " |",
-                  "|---|---|---|" + "---|" * len(anchors)]
-        for clip, curves in clips:
-            setup = next(iter(curves.values()))["meta"].get("setup", {})
-            label = f"{clip} {'x'.join(map(str, setup.get('size', [])))}"
+        lines += [f"## {metric.upper()}: summary", "",
+                  "Strongest = the clip's x264 / x265 curve with the lowest BD-rate against x264 medium.", "",
+                  "| clip | model | budget | vs x264 medium: PCHIP / cubic (overlap dB) | strongest baseline "
+                  "| vs strongest: PCHIP / cubic (overlap dB) |", "|---|---|---|---|---|---|"]
+        for label, curves in clips:
+            best = strongest_baseline(curves, metric)
             for row in bd_rates(curves, metric):
-                cells = []
-                for a in anchors:
-                    d = row.get(a)
-                    if d is None:
-                        cells.append("–")
-                    elif d["overlap_db"] is None:
-                        cells.append("no overlap")
-                    elif math.isnan(d["pchip"]):
-                        cells.append("n/a: a curve is not monotone")
-                    else:
-                        lo, hi = d["overlap_db"]
-                        cells.append(f"{d['pchip']:+.1f}% / {d['cubic']:+.1f}% ({lo:.1f}–{hi:.1f})")
                 budget = row["budget"].removesuffix(" wall time per point")
-                lines.append(f"| {label} | {row['model']} | {budget} | " + " | ".join(cells) + " |")
+                lines.append(f"| {label} | {row['model']} | {budget} | {_cell(row.get('x264-medium'))} | "
+                             f"{best or '–'} | {_cell(row.get(best)) if best else '–'} |")
+        lines += ["", f"### {metric.upper()}: baselines against x264 medium", "",
+                  "| clip | baseline | PCHIP / cubic (overlap dB) |", "|---|---|---|"]
+        for label, curves in clips:
+            for name, c in curves.items():
+                if not _is_ours(name) and name != "x264-medium" and "x264-medium" in curves:
+                    lines.append(f"| {label} | {name} | {_cell(bd_point(curves['x264-medium'], c, metric))} |")
+        lines += ["", f"### {metric.upper()}: every nvcodec curve against every baseline", "",
+                  "| clip | model | budget | baseline | PCHIP / cubic (overlap dB) |", "|---|---|---|---|---|"]
+        for label, curves in clips:
+            for row in bd_rates(curves, metric):
+                budget = row["budget"].removesuffix(" wall time per point")
+                for name in curves:
+                    if name in row:
+                        lines.append(f"| {label} | {row['model']} | {budget} | {name} | {_cell(row[name])} |")
         lines.append("")
     return "\n".join(lines)
 

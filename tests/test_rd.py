@@ -84,7 +84,11 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
         assert RESULT_KEYS <= set(results)
         assert len({len(v) for v in results.values()}) == 1 and len(results["bpp"]) == 2
         assert results["bpp"] == sorted(results["bpp"])
-        assert {"command", "versions", "machine", "budget", "setup", "date"} <= set(data["meta"])
+        assert {"provenance", "budget", "setup"} <= set(data["meta"])
+        prov = data["meta"]["provenance"]
+        assert {"commit", "dirty", "versions", "machine", "command", "date"} <= set(prov)
+        assert prov["command"] == "test" and {"torch", "av", "constriction", "numpy"} <= set(prov["versions"])
+        assert all(c is not None for c in results["commit"])
     ours = json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())
     assert ours["meta"]["budget"] == "1 s wall time per point"
     assert "too small for MS-SSIM" in ours["meta"]["notes"][0]
@@ -142,9 +146,26 @@ def test_bd_table_halved_rate_and_no_overlap(tmp_path):
     assert math.isnan(rows["nvcodec-far"]["x264-medium"]["pchip"])
     (clip / "nvcodec-bent.json").write_text(json.dumps(_curve("bent", bpp, [27.0, 31.0, 30.0, 35.8])))
     table = rd.write_bd_table(tmp_path).read_text()
-    assert "| clip 40x24 | half | 60 s | -50.0% / -50.0% (27.0–35.8) |" in table
-    assert "| clip 40x24 | far | 60 s | no overlap |" in table
-    assert "| clip 40x24 | bent | 60 s | n/a: a curve is not monotone |" in table
+    assert "| clip 40x24 | half | 60 s | -50.0% / -50.0% (27.0–35.8) | x264-medium | -50.0% / -50.0% (27.0–35.8) |" in table
+    assert "| clip 40x24 | far | 60 s | x264-medium | no overlap |" in table
+    assert "| clip 40x24 | bent | 60 s | x264-medium | n/a: a curve is not monotone |" in table
+
+
+def test_strongest_baseline_is_the_one_needing_fewest_bits(tmp_path):
+    bpp, psnr = [0.02, 0.05, 0.1, 0.2], [27.0, 30.5, 33.0, 35.8]
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    for name, curve in {"x264-medium": _curve("x264", bpp, psnr),
+                        "x265-medium": _curve("x265", [b * 0.8 for b in bpp], psnr),
+                        "x264-veryslow-psnr": _curve("x264 vs", [b * 0.7 for b in bpp], psnr),
+                        "x265-medium-psnr": _curve("x265 p", [b * 1.1 for b in bpp], psnr),
+                        "nvcodec-half": _curve("half", [b * 0.35 for b in bpp], psnr)}.items():
+        (clip / f"{name}.json").write_text(json.dumps(curve))
+    curves = rd.load_curves(clip)
+    assert rd.strongest_baseline(curves) == "x264-veryslow-psnr"
+    table = rd.write_bd_table(tmp_path).read_text()
+    assert "| clip 40x24 | half | 60 s | -65.0% / -65.0% (27.0–35.8) | x264-veryslow-psnr | -50.0% / -50.0% (27.0–35.8) |" in table
+    assert "| clip 40x24 | x265-medium | -20.0% / -20.0% (27.0–35.8) |" in table
 
 
 def test_clip_labels_keep_other_sizes_and_ranges_apart():
