@@ -10,6 +10,7 @@ format is documented byte by byte in docs/bitstream.md.
 from __future__ import annotations
 
 import json
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -19,7 +20,10 @@ from typing import Any
 from .errors import BitstreamError
 
 MAGIC = b"NVC\x89"
-VERSION = 1
+#: 2: entropy models are integer tables (exact on any machine), ANS streams must be used up exactly.
+#: 1 (before): Laplace/Gaussian models evaluated in floating point; no longer read.
+VERSION = 2
+MAX_NUMBER_CHARS = 32  # a JSON number longer than this is refused before it is converted
 SECTION_ORDER = (b"HEAD", b"TENS")
 
 LIMITS = {
@@ -65,7 +69,9 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
     if len(data) < 5 or bytes(data[:4]) != MAGIC:
         raise BitstreamError(f"{name}: not an nvcodec bitstream (bad magic)")
     if data[4] != VERSION:
-        raise BitstreamError(f"{name}: format version {data[4]} is not supported (this decoder reads {VERSION})")
+        hint = "; re-encode it with this version" if data[4] < VERSION else "; use a newer nvcodec"
+        raise BitstreamError(f"{name}: format version {data[4]} is not supported (this decoder reads "
+                             f"version {VERSION}){hint}")
     pos, sections, sizes = 5, {}, {}
     for tag in SECTION_ORDER:
         if pos + 8 > len(data):
@@ -89,12 +95,36 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
         pos = end + 4
     if pos != len(data):
         raise BitstreamError(f"{name}: {len(data) - pos} unexpected bytes after the last section")
-    try:
-        header = json.loads(sections[b"HEAD"].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise BitstreamError(f"{name}: header is not valid JSON") from None
+    header = parse_header(sections[b"HEAD"], name)
     check_header(header, name)
     return Container(header, sections, sizes, len(data))
+
+
+def _number(kind: type):
+    def parse(text: str):
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError(f"a number of {len(text)} characters")
+        value = kind(text)
+        if not math.isfinite(value):
+            raise ValueError(f"number {text} is not finite")
+        return value
+    return parse
+
+
+def _no_constant(text: str):
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def parse_header(payload: bytes, name: str) -> Any:
+    """The header's JSON; numbers longer than MAX_NUMBER_CHARS, NaN and infinities are refused
+    before Python converts them (a 5,000-digit integer is not a header)."""
+    try:
+        return json.loads(payload.decode("utf-8"), parse_int=_number(int), parse_float=_number(float),
+                          parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise BitstreamError(f"{name}: header is not valid JSON") from None
+    except ValueError as e:
+        raise BitstreamError(f"{name}: header holds {e}, not a valid field") from None
 
 
 def check_header(header: Any, name: str) -> None:
@@ -142,7 +172,9 @@ class Reader:
     def f32(self) -> float:
         return struct.unpack("<f", self.take(4))[0]
 
-    def uvarint(self, limit: int = 2**63) -> int:
+    def uvarint(self, limit: int = 2**31 - 1) -> int:
+        """A LEB128 varint in 0..limit (by default the int32 range); at most as many bytes as
+        the limit needs."""
         value, shift = 0, 0
         while True:
             byte = self.u8()
@@ -150,14 +182,15 @@ class Reader:
             if not byte & 0x80:
                 break
             shift += 7
-            if shift > 63:
-                raise self.fail("holds an over-long varint")
+            if shift >= max(limit.bit_length(), 1):
+                raise self.fail(f"holds an over-long varint (above the limit {limit})")
         if value > limit:
             raise self.fail(f"declares {value}, above the limit {limit}")
         return value
 
-    def svarint(self, limit: int = 2**62) -> int:
-        z = self.uvarint(2 * limit + 1)
+    def svarint(self, limit: int = 2**31 - 1) -> int:
+        """A zig-zag varint in -limit..limit."""
+        z = self.uvarint(2 * limit)
         return (z >> 1) ^ -(z & 1)
 
     def done(self) -> bool:

@@ -5,32 +5,44 @@ Each tensor is coded on its own with whichever of these comes out smallest, mode
     CONST        every value the same: just that value
     RAW          fixed-length codes of (value - min), ceil(log2(span + 1)) bits each
     CATEGORICAL  ANS under the tensor's own histogram, sent as varint counts
-    LAPLACE      ANS under a quantized Laplace (mean, scale as float32) on [min, max]
-    GAUSSIAN     ANS under a quantized Gaussian, likewise
+    LAPLACE      ANS under a discrete Laplace: an integer centre and an integer scale code
 
 So small tensors (biases, a few scales) never pay for a histogram larger than themselves: they
-go RAW or parametric; large ones usually go CATEGORICAL, within 0.01% of their empirical entropy.
+go RAW or LAPLACE; large ones usually go CATEGORICAL, within 0.01% of their empirical entropy.
+
+Exact on any machine: every ANS model is an integer frequency table summing to 2^24 (constriction's
+default precision), built with integer arithmetic only (laplace_table, counts_table), and handed
+to constriction so that its fixed-point model is exactly that table. No exp or erf is evaluated
+on the decoder's side, so a different math library cannot change a single probability.
 """
 from __future__ import annotations
 
 import math
-import struct
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from .bitstream import LIMITS, Reader, svarint, uvarint
 
-CONST, RAW, CATEGORICAL, LAPLACE, GAUSSIAN = range(5)
-METHOD_NAMES = ("const", "raw", "categorical", "laplace", "gaussian")
-_MIN_SCALE, _MAX_SCALE = 1e-2, 1e7
+CONST, RAW, CATEGORICAL, LAPLACE = range(4)
+METHOD_NAMES = ("const", "raw", "categorical", "laplace")
+
+PRECISION = 24  # bits of constriction's default ANS models (u32 words): tables sum to 2^24
+TOTAL = 1 << PRECISION
+SCALE_CODES = 256  # Laplace scale codes 0..255: scale about 2^(code / 8)
+_Q32 = 1 << 32
+#: round(2^32 * 2^(-j/8)), j = 0..7, written out so that no machine computes them
+_POW2_FRACTIONS = (4294967296, 3938502376, 3611622603, 3311872529, 3037000500, 2784941738, 2553802834,
+                   2341847524)
+RAW_CHUNK = 1 << 16  # values unpacked at a time (a multiple of 8: chunks start on a byte)
 
 
 @dataclass
 class QuantizedArray:
     """Integers in [-(2^(bits-1) - 1), 2^(bits-1) - 1] and float16 steps, laid out as
-    scale_layout(shape) says: value = integer * the step of its group of rows (axis 0)."""
+    scale_layout(shape) says: value = integer * the step of its group of rows (axis 0).
+    ``values`` may be a read-only broadcast view (a CONST tensor costs no memory)."""
 
     values: np.ndarray  # int32, the tensor's shape
     scales: np.ndarray  # float16, scale_count(shape) of them
@@ -44,7 +56,7 @@ def scale_layout(shape: Sequence[int]) -> tuple[int, int]:
     """(number of scales, rows each): weights (2+ dims) get a scale per group of output channels
     (rows along axis 0) holding at least 128 values, so a float16 scale costs at most 1/8 bit a
     value; usually that is one scale per channel. Vectors and scalars get one scale."""
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(int(s) for s in shape)
     if len(shape) < 2 or int(shape[0]) <= 1 or count == 0:
         return 1, max(int(shape[0]) if len(shape) >= 2 else 1, 1)
     rows = int(shape[0])
@@ -57,6 +69,74 @@ def scale_count(shape: Sequence[int]) -> int:
     return scale_layout(shape)[0]
 
 
+# ---------------------------------------------------------------------------- integer tables
+def laplace_decay(scale_code: int) -> int:
+    """The Laplace's ratio between neighbouring probabilities, r = 1 - 2^(-code/8), in Q32
+    (integer / 2^32). Its scale -1/ln(r) is about 2^(code/8): 1 at code 0... 2^32 at 255."""
+    if not 0 <= scale_code < SCALE_CODES:
+        raise ValueError(f"Laplace scale code {scale_code} outside 0..{SCALE_CODES - 1}")
+    return _Q32 - (_POW2_FRACTIONS[scale_code % 8] >> (scale_code // 8))
+
+
+def _powers(r: int, n: int) -> np.ndarray:
+    """r^0 .. r^(n-1) in Q32 (uint64), by doubling: w[m + i] = (w[i] * w'[m]) >> 32 with
+    w'[m] = (w[m-1] * r) >> 32. Integer arithmetic only, so identical on every machine."""
+    w = np.zeros(max(n, 1), np.uint64)
+    w[0] = _Q32
+    m = 1
+    while m < n:
+        rm = (int(w[m - 1]) * r) >> 32
+        k = min(m, n - m)
+        w[m:m + k] = (w[:k] * np.uint64(rm)) >> np.uint64(32)
+        m += k
+    return w[:n]
+
+
+def laplace_table(scale_code: int, lo: int, hi: int, center: int = 0) -> np.ndarray:
+    """Integer frequencies (int64) of a discrete Laplace on the integers lo..hi: proportional
+    to r^|k - center| (r from laplace_decay), every symbol at least 1, summing to 2^24.
+    Integer arithmetic only; the decoder and the (future) rate model of training share it."""
+    if not lo < hi or hi - lo + 1 > LIMITS["histogram_bins"] or not lo <= center <= hi:
+        raise ValueError(f"Laplace table on {lo}..{hi} centred at {center}")
+    r = laplace_decay(scale_code)
+    weights = _powers(r, max(center - lo, hi - center) + 1)
+    distance = np.abs(np.arange(lo, hi + 1, dtype=np.int64) - center)
+    return _normalise(weights[distance], center - lo)
+
+
+def counts_table(counts: np.ndarray) -> np.ndarray:
+    """A histogram as integer frequencies summing to 2^24 (every bin at least 1)."""
+    counts = np.asarray(counts, dtype=np.uint64)
+    return _normalise(counts, int(np.argmax(counts)))
+
+
+def _normalise(weights: np.ndarray, peak: int) -> np.ndarray:
+    """1 + weight * free // sum(weights) for each symbol, the remainder to ``peak``: sums to 2^24.
+    Weights below 2^32 and fewer than 2^17 symbols keep every product within 64 bits."""
+    n = len(weights)
+    free = TOTAL - n
+    total = int(weights.sum(dtype=np.uint64))
+    table = (1 + (weights * np.uint64(free)) // np.uint64(total)).astype(np.int64)
+    table[peak] += TOTAL - int(table.sum())
+    return table
+
+
+def table_model(table: np.ndarray):
+    """constriction's Categorical model that is exactly ``table`` (integers summing to 2^24).
+
+    constriction's fast quantization gives symbol i the weight 1 + (its share of the free
+    weight 2^24 - n); handing it table - 1, whose sum is exactly that free weight, makes the
+    share an exact integer, so its fixed-point model is the table itself."""
+    import constriction
+
+    return constriction.stream.model.Categorical((table - 1).astype(np.float64), perfect=False)
+
+
+def table_bits(table: np.ndarray, symbols: np.ndarray) -> float:
+    """The ideal cost in bits of ``symbols`` (0-based) under ``table`` (the encoder's choice)."""
+    return float(-np.log2(table[symbols] / TOTAL).sum())
+
+
 # ---------------------------------------------------------------------------- one integer array
 def encode_ints(values: np.ndarray) -> bytes:
     """Code a flat int array; the result is self-delimiting given the count (see decode_ints)."""
@@ -66,12 +146,9 @@ def encode_ints(values: np.ndarray) -> bytes:
     lo, hi = int(v.min()), int(v.max())
     if lo == hi:
         return bytes([CONST]) + svarint(lo)
-    candidates = [_encode_raw(v, lo, hi), _encode_categorical(v, lo, hi)]
-    mean = float(np.float32(v.mean()))
-    laplace_b = float(np.float32(max(np.abs(v - mean).mean(), _MIN_SCALE)))
-    gauss_s = float(np.float32(max(v.std(), _MIN_SCALE)))
-    candidates.append(_encode_parametric(v, lo, hi, LAPLACE, mean, laplace_b))
-    candidates.append(_encode_parametric(v, lo, hi, GAUSSIAN, mean, gauss_s))
+    candidates = [_encode_raw(v, lo, hi), _encode_laplace(v, lo, hi)]
+    if hi - lo + 1 <= LIMITS["histogram_bins"]:
+        candidates.append(_encode_categorical(v, lo, hi))
     return min(candidates, key=len)
 
 
@@ -85,88 +162,107 @@ def _encode_raw(v: np.ndarray, lo: int, hi: int) -> bytes:
     return bytes([RAW]) + svarint(lo) + bytes([nbits]) + np.packbits(bits.astype(np.uint8), bitorder="little").tobytes()
 
 
-def _ans(v: np.ndarray, model, *params: np.ndarray) -> bytes:
+def _ans(symbols: np.ndarray, table: np.ndarray) -> np.ndarray:
     import constriction
 
     coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(v, model, *params)
-    words = coder.get_compressed()
+    coder.encode_reverse(symbols.astype(np.int32), table_model(table))
+    return coder.get_compressed()
+
+
+def _ans_field(symbols: np.ndarray, table: np.ndarray) -> bytes:
+    words = _ans(symbols, table)
     return uvarint(len(words)) + words.astype("<u4").tobytes()
 
 
 def _encode_categorical(v: np.ndarray, lo: int, hi: int) -> bytes:
-    import constriction
+    counts = np.bincount(v - lo, minlength=hi - lo + 1)
+    header = bytes([CATEGORICAL]) + svarint(lo) + uvarint(hi - lo + 1) + b"".join(uvarint(int(c)) for c in counts)
+    return header + _ans_field(v - lo, counts_table(counts))
 
+
+def _encode_laplace(v: np.ndarray, lo: int, hi: int) -> bytes:
     if hi - lo + 1 > LIMITS["histogram_bins"]:
         return b"\xff" * (v.size * 8)  # never the smallest
-    counts = np.bincount(v - lo, minlength=hi - lo + 1)
-    model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
-    table = b"".join(uvarint(int(c)) for c in counts)
-    return (bytes([CATEGORICAL]) + svarint(lo) + uvarint(hi - lo + 1) + table
-            + _ans((v - lo).astype(np.int32), model))
+    center = int(np.clip(np.round(np.median(v)), lo, hi))
+    spread = float(np.abs(v - center).mean())
+    guess = int(round(8 * math.log2(spread + 0.5))) if spread > 0 else 0
+    symbols = v - lo
+    codes = [c for c in range(guess - 3, guess + 4) if 0 <= c < SCALE_CODES] or [0]
+    code = min(codes, key=lambda c: table_bits(laplace_table(c, lo, hi, center), symbols))
+    return (bytes([LAPLACE]) + svarint(lo) + uvarint(hi - lo) + svarint(center) + bytes([code])
+            + _ans_field(symbols, laplace_table(code, lo, hi, center)))
 
 
-def _parametric_model(kind: int, lo: int, hi: int):
-    import constriction
-
-    family = constriction.stream.model.QuantizedLaplace if kind == LAPLACE else constriction.stream.model.QuantizedGaussian
-    return family(lo, hi)
-
-
-def _encode_parametric(v: np.ndarray, lo: int, hi: int, kind: int, mean: float, scale: float) -> bytes:
-    n = v.size
-    words = _ans(v.astype(np.int32), _parametric_model(kind, lo, hi), np.full(n, mean), np.full(n, scale))
-    return bytes([kind]) + svarint(lo) + uvarint(hi - lo) + struct.pack("<ff", mean, scale) + words
-
-
-def decode_ints(reader: Reader, count: int) -> np.ndarray:
-    """Read one coded array of ``count`` integers (int32) from ``reader``."""
-    import constriction
-
+def decode_ints(reader: Reader, count: int, bound: int = 2**31 - 1) -> np.ndarray:
+    """Read one coded array of ``count`` integers (int32), each within [-bound, bound], from
+    ``reader``. Every field is bounded before it sizes anything; a CONST array is a broadcast
+    view (no memory per value); an ANS stream must be exactly the words its values code to."""
     method = reader.u8()
     if method == CONST:
-        value = reader.svarint(2**31)
-        return np.full(count, value, dtype=np.int32)
-    lo = reader.svarint(2**31)
+        value = reader.svarint(bound)
+        return np.broadcast_to(np.int32(value), (count,))
+    if method not in (RAW, CATEGORICAL, LAPLACE):
+        raise reader.fail(f"uses unknown coding method {method} (this decoder knows 0..{len(METHOD_NAMES) - 1})")
+    if count == 0:
+        raise reader.fail(f"codes an empty tensor with method {METHOD_NAMES[method]}, not const")
+    lo = reader.svarint(bound)
     if method == RAW:
-        nbits = reader.u8()
-        if not 1 <= nbits <= 32:
-            raise reader.fail(f"declares {nbits}-bit raw codes")
-        packed = np.frombuffer(reader.take(math.ceil(count * nbits / 8)), np.uint8)
-        reader.payload += len(packed)
-        bits = np.unpackbits(packed, bitorder="little")[:count * nbits].reshape(count, nbits).astype(np.int64)
-        return (lo + (bits << np.arange(nbits)).sum(axis=1)).astype(np.int32)
+        return _decode_raw(reader, count, lo, bound)
     if method == CATEGORICAL:
         nbins = reader.uvarint(LIMITS["histogram_bins"])
-        if nbins < 1:
-            raise reader.fail("declares an empty histogram")
-        counts = np.array([reader.uvarint(count) for _ in range(nbins)], dtype=np.float64)
-        if counts.sum() != count:
+        if nbins < 2 or lo + nbins - 1 > bound:
+            raise reader.fail(f"declares {nbins} histogram bins from {lo} (values lie within +-{bound})")
+        counts = np.array([reader.uvarint(count) for _ in range(nbins)], dtype=np.int64)
+        if int(counts.sum()) != count:
             raise reader.fail(f"histogram counts {int(counts.sum())} values, expected {count}")
-        model = constriction.stream.model.Categorical(counts / count, perfect=False)
-        return _decode_ans(reader, model, count) + lo
-    if method in (LAPLACE, GAUSSIAN):
-        span = reader.uvarint(2**31)
-        mean, scale = struct.unpack("<ff", reader.take(8))
-        if not (math.isfinite(mean) and math.isfinite(scale) and _MIN_SCALE <= scale <= _MAX_SCALE
-                and lo - 1 <= mean <= lo + span + 1):
-            raise reader.fail(f"declares a bad {METHOD_NAMES[method]} model (mean {mean}, scale {scale})")
-        model = _parametric_model(method, lo, lo + span)
-        return _decode_ans(reader, model, count, np.full(count, mean), np.full(count, scale))
-    raise reader.fail(f"uses unknown coding method {method}")
+        return _decode_ans(reader, counts_table(counts), count) + lo
+    span = reader.uvarint(LIMITS["histogram_bins"] - 1)
+    center = reader.svarint(bound)
+    code = reader.u8()
+    if span < 1 or lo + span > bound or not lo <= center <= lo + span:
+        raise reader.fail(f"declares a bad Laplace model (values {lo}..{lo + span}, centre {center}, "
+                          f"within +-{bound})")
+    return _decode_ans(reader, laplace_table(code, lo, lo + span, center), count) + lo
 
 
-def _decode_ans(reader: Reader, model, count: int, *params: np.ndarray) -> np.ndarray:
+def _decode_raw(reader: Reader, count: int, lo: int, bound: int) -> np.ndarray:
+    """Fixed-length codes, unpacked RAW_CHUNK values at a time (a bit never becomes 8 bytes)."""
+    nbits = reader.u8()
+    if not 1 <= nbits <= (2 * bound).bit_length():
+        raise reader.fail(f"declares {nbits}-bit raw codes")
+    packed = np.frombuffer(reader.take(-(-count * nbits // 8)), np.uint8)
+    reader.payload += len(packed)
+    if (count * nbits) % 8 and packed[-1] >> ((count * nbits) % 8):
+        raise reader.fail("has raw codes with stray bits after the last value")
+    weights = np.int64(1) << np.arange(nbits, dtype=np.int64)
+    out = np.empty(count, np.int32)
+    for start in range(0, count, RAW_CHUNK):
+        n = min(RAW_CHUNK, count - start)
+        chunk = packed[start * nbits // 8:-(-(start + n) * nbits // 8)]
+        bits = np.unpackbits(chunk, bitorder="little")[:n * nbits].reshape(n, nbits)
+        values = lo + bits.astype(np.int64) @ weights
+        if values.max() > bound:
+            raise reader.fail(f"holds raw values above {bound}")
+        out[start:start + n] = values
+    return out
+
+
+def _decode_ans(reader: Reader, table: np.ndarray, count: int) -> np.ndarray:
+    """``count`` symbols (0-based) from an ANS field; the words must be exactly what coding those
+    symbols gives (so no word is left over, none is missing, none was decoded past the end)."""
     import constriction
 
     nwords = reader.uvarint(LIMITS["section_bytes"] // 4)
+    if nwords == 0:
+        raise reader.fail("has an empty ANS stream")
     words = np.frombuffer(reader.take(4 * nwords), dtype="<u4").astype(np.uint32)
     reader.payload += 4 * nwords
-    if count == 0:
-        return np.zeros(0, np.int32)
-    decoder = constriction.stream.stack.AnsCoder(words)
-    return np.asarray(decoder.decode(model, *params) if params else decoder.decode(model, count),
-                      dtype=np.int32)
+    symbols = np.asarray(constriction.stream.stack.AnsCoder(words).decode(table_model(table), count), dtype=np.int32)
+    if not np.array_equal(_ans(symbols, table), words):
+        raise reader.fail(f"has an ANS stream of {nwords} words that does not code exactly {count} values "
+                          "(words left over or missing)")
+    return symbols
 
 
 # ---------------------------------------------------------------------------- tensor records
@@ -184,14 +280,21 @@ def pack_tensors(tensors: Sequence[QuantizedArray]) -> tuple[bytes, list[int]]:
     return bytes(out), sizes
 
 
-def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
-                   details: Optional[list[tuple[int, str]]] = None) -> tuple[list[QuantizedArray], list[int]]:
-    """Inverse of pack_tensors, for tensors of the given shapes; checks every value's range.
-    Returns the tensors and the bytes each took; ``details``, if given, receives per tensor the
-    bytes of coded values (the rest of a record is side information: bits, steps, models) and
-    the name of its coding method."""
+@dataclass
+class TensorRecord:
+    """One tensor as read from TENS, with what it cost: ``coded`` bytes of coded values (ANS
+    words, raw codes), the rest of ``size`` being side information (bits, steps, models)."""
+
+    tensor: QuantizedArray
+    size: int
+    coded: int
+    method: str
+
+
+def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str) -> Iterator[TensorRecord]:
+    """Read the TENS payload one tensor at a time (so a caller can keep just one in integers);
+    checks every value's range and that nothing follows the last tensor."""
     reader = Reader(payload, name, "section TENS")
-    out, sizes = [], []
     for index, shape in enumerate(shapes):
         start = reader.pos
         bits = reader.u8()
@@ -200,16 +303,23 @@ def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
         scales = np.frombuffer(reader.take(2 * scale_count(shape)), dtype="<f2").astype(np.float16)
         if not np.all(np.isfinite(scales)) or np.any(scales < 0):
             raise reader.fail(f"tensor {index} has invalid scales")
-        count = int(np.prod(shape, dtype=np.int64))
-        coded_before, method_at = reader.payload, reader.pos
-        values = decode_ints(reader, count)
-        qmax = 2 ** (bits - 1) - 1
-        if values.size and (values.min() < -qmax or values.max() > qmax):
-            raise reader.fail(f"tensor {index} holds values outside {bits}-bit range")
-        out.append(QuantizedArray(values.reshape(tuple(shape)), scales, bits))
-        sizes.append(reader.pos - start)
-        if details is not None:
-            details.append((reader.payload - coded_before, METHOD_NAMES[payload[method_at]]))
+        count = math.prod(int(s) for s in shape)
+        coded_before, method = reader.payload, payload[reader.pos] if reader.pos < len(payload) else None
+        values = decode_ints(reader, count, 2 ** (bits - 1) - 1)
+        yield TensorRecord(QuantizedArray(values.reshape(tuple(shape)), scales, bits), reader.pos - start,
+                           reader.payload - coded_before, METHOD_NAMES[method])
     if not reader.done():
         raise reader.fail(f"has {len(payload) - reader.pos} bytes left after the last tensor")
+
+
+def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
+                   details: Optional[list[tuple[int, str]]] = None) -> tuple[list[QuantizedArray], list[int]]:
+    """Inverse of pack_tensors, for tensors of the given shapes. Returns the tensors and the bytes
+    each took; ``details``, if given, receives per tensor its coded bytes and coding method."""
+    out, sizes = [], []
+    for record in iter_tensors(payload, shapes, name):
+        out.append(record.tensor)
+        sizes.append(record.size)
+        if details is not None:
+            details.append((record.coded, record.method))
     return out, sizes

@@ -9,6 +9,7 @@ import pytest
 from nvcodec.bitstream import LIMITS, MAGIC, read_container, write_container
 from nvcodec.decoder import load_bitstream
 from nvcodec.errors import BitstreamError
+from nvcfile import nvc
 
 HEADER = {"model": "nerv", "config": {}, "width": 40, "height": 24, "frames": 6, "fps": [25, 1],
           "matrix": "bt601", "range": "tv"}
@@ -25,15 +26,14 @@ def test_bad_magic_and_version():
     data = write_container(HEADER, b"x")
     with pytest.raises(BitstreamError, match="bad magic"):
         read_container(b"RIFF" + data[4:], "f.nvc")
-    with pytest.raises(BitstreamError, match="version 9"):
+    with pytest.raises(BitstreamError, match="version 9 .* use a newer nvcodec"):
         read_container(data[:4] + b"\x09" + data[5:], "f.nvc")
+    with pytest.raises(BitstreamError, match="version 1 .* re-encode"):  # float Laplace/Gaussian models
+        read_container(data[:4] + b"\x01" + data[5:], "f.nvc")
 
 
 def _rewrite_header(header) -> bytes:
-    head = json.dumps(header).encode()
-    framed = b"HEAD" + struct.pack("<I", len(head)) + head
-    tens = b"TENS" + struct.pack("<I", 0)
-    return MAGIC + b"\x01" + framed + struct.pack("<I", zlib.crc32(framed)) + tens + struct.pack("<I", zlib.crc32(tens))
+    return nvc(header, b"")
 
 
 @pytest.mark.parametrize("change, match", [
@@ -43,10 +43,19 @@ def _rewrite_header(header) -> bytes:
     ({"fps": [25, 0]}, "fps"),
     ({"matrix": "xyz"}, "colour"),
     ({"model": 5}, "model"),
+    ({"fps": [25.5, 1]}, "fps"),
 ])
 def test_header_limits(change, match):
     with pytest.raises(BitstreamError, match=match):
         read_container(_rewrite_header({**HEADER, **change}), "f.nvc")
+
+
+@pytest.mark.parametrize("number, match", [("9" * 5000, "a number of 5000 characters"), ("1e999", "number 1e999 is not finite"),
+                                           ("NaN", "NaN is not a JSON number"), ("1" + "0" * 40, "a number of 41 characters")])
+def test_over_long_and_odd_numbers_are_refused_before_conversion(number, match):
+    head = json.dumps({**HEADER, "width": 12345}).encode().replace(b"12345", number.encode())
+    with pytest.raises(BitstreamError, match=f"f.nvc: header holds {match}"):
+        read_container(nvc(head, b""), "f.nvc")
 
 
 def test_section_longer_than_file():
