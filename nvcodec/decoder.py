@@ -2,6 +2,7 @@
 definitions only; nothing here imports the fitting code, and nothing is unpickled."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -12,11 +13,12 @@ import numpy as np
 import torch
 
 from .bitstream import LIMITS, Container, fps_of, read_container
-from .entropy import unpack_tensors
-from .errors import BitstreamError, InputError
+from .entropy import iter_tensors
+from .errors import BitstreamError, InputError, NvcodecError
 from .io import VideoInfo, VideoWriter
 from .models import INR, REGISTRY
-from .quant import dequantize_tensors
+from .quant import dequantize_tensor
+from .resources import default_memory_limit, format_bytes
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Bitstream:
     coded_bytes: dict[str, int]  # of tensor_bytes, the coded values themselves (the rest is side information)
     tensor_methods: dict[str, str]
     bits: dict[str, int]
+    plan: "DecodePlan"
+    memory_limit: int
 
     @property
     def total_bytes(self) -> int:
@@ -56,12 +60,44 @@ def read_bitstream_bytes(path: str | os.PathLike) -> bytes:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
 
 
-def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None) -> Bitstream:
-    """Parse and validate a .nvc file (a path or its bytes) and rebuild its model, in float32."""
+def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None,
+                   max_memory: Optional[int] = None) -> Bitstream:
+    """Parse and validate a .nvc file (a path or its bytes) and rebuild its model, in float32.
+
+    What decoding will need (the model, and rendering one frame) is computed from the header
+    and checked against ``max_memory`` (default: a share of the memory available) before
+    anything is allocated. Any fault of the file is a BitstreamError naming it."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), name or "bitstream"
     else:
         data, name = read_bitstream_bytes(source), name or os.fspath(source)
+    limit = default_memory_limit() if max_memory is None else max_memory
+    try:
+        return _load(data, name, limit)
+    except NvcodecError:
+        raise
+    except MemoryError:
+        raise BitstreamError(f"{name}: ran out of memory while decoding; the file's sizes passed "
+                             f"the checks against {format_bytes(limit)}, so lower --max-memory") from None
+    except Exception as e:  # noqa: BLE001 - a fault of ours the checks missed: still one line
+        raise BitstreamError(f"{name}: unexpected fault while parsing ({type(e).__name__}: {e}); "
+                             "please report it") from None
+
+
+@dataclass
+class DecodePlan:
+    """What decoding a file costs in memory, from its header alone (bytes)."""
+
+    parameters: int
+    model_bytes: int  # while loading: the model, its dequantized tensors, the largest one in integers
+    frame_bytes: int  # rendering one frame: activations (widest layers) and the frame itself
+
+    @property
+    def peak_bytes(self) -> int:
+        return max(self.model_bytes, 4 * self.parameters + self.frame_bytes)
+
+
+def _load(data: bytes, name: str, limit: int) -> Bitstream:
     container = read_container(data, name)
     header = container.header
     cls = REGISTRY.get(header["model"])
@@ -71,48 +107,97 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
     try:
         cls.check_config(config)
         with torch.device("meta"):
-            shapes = {k: tuple(t.shape) for k, t in cls(config, decoder_only=True).stored_tensors().items()}
+            skeleton = cls(config, decoder_only=True)
+        shapes = {k: tuple(t.shape) for k, t in skeleton.stored_tensors().items()}
     except (ValueError, TypeError, KeyError, RuntimeError) as e:
         raise BitstreamError(f"{name}: invalid {header['model']} config ({e})") from None
     if len(shapes) > LIMITS["tensors"]:
         raise BitstreamError(f"{name}: model has {len(shapes)} tensors (limit {LIMITS['tensors']})")
-    params = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
-    if params > LIMITS["parameters"]:
-        raise BitstreamError(f"{name}: model has {params} parameters (limit {LIMITS['parameters']})")
+    sizes = [math.prod(s) for s in shapes.values()]
+    if sum(sizes) > LIMITS["parameters"]:
+        raise BitstreamError(f"{name}: model has {sum(sizes)} parameters (limit {LIMITS['parameters']})")
     if config.get("frames") != header["frames"]:
         raise BitstreamError(f"{name}: model config is for {config.get('frames')} frames, header says {header['frames']}")
-    out_h, out_w = config["out_size"]
-    if out_h < header["height"] or out_w < header["width"]:
-        raise BitstreamError(f"{name}: model renders {out_w}x{out_h}, smaller than the video's "
-                             f"{header['width']}x{header['height']}")
+    check_render_size(cls, config, header, name)
+    plan = DecodePlan(sum(sizes), 8 * sum(sizes) + 8 * max(sizes, default=0), frame_bytes(skeleton))
+    if plan.peak_bytes > limit:
+        raise BitstreamError(
+            f"{name}: decoding needs {format_bytes(plan.peak_bytes)} (a model of {plan.parameters} parameters, "
+            f"{format_bytes(plan.frame_bytes)} to render a frame), above the memory limit of "
+            f"{format_bytes(limit)}; give --max-memory if this machine has more")
     details: list[tuple[int, str]] = []
-    quantized, sizes = unpack_tensors(container.sections[b"TENS"], list(shapes.values()), name, details)
-    model = cls(config, decoder_only=True)
-    model.load_stored(dequantize_tensors(dict(zip(shapes, quantized))))
+    stored = {}
+    for key, record in zip(shapes, iter_tensors(container.sections[b"TENS"], list(shapes.values()), name)):
+        stored[key] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
+        details.append((record.size, record.coded, record.method, record.tensor.bits))
+    with torch.device("meta"):
+        model = cls(config, decoder_only=True)
+    model = model.to_empty(device="cpu")  # no initialisation: every stored tensor is loaded next
+    model.load_stored(stored)
+    del stored
     model.eval()
     info = VideoInfo(header["width"], header["height"], header["frames"], fps_of(header),
                      header["matrix"], header["range"])
-    return Bitstream(name, container, model, info, dict(zip(shapes, sizes)),
-                     {k: coded for k, (coded, _) in zip(shapes, details)},
-                     {k: method for k, (_, method) in zip(shapes, details)},
-                     {k: q.bits for k, q in zip(shapes, quantized)})
+    return Bitstream(name, container, model, info, {k: d[0] for k, d in zip(shapes, details)},
+                     {k: d[1] for k, d in zip(shapes, details)}, {k: d[2] for k, d in zip(shapes, details)},
+                     {k: d[3] for k, d in zip(shapes, details)}, plan, limit)
+
+
+def check_render_size(cls: type[INR], config: dict, header: dict, name: str) -> None:
+    """The model renders the video's size padded up to its stride product, no more: a 1x1 video
+    whose model renders 65536x65536 is a lie, refused before anything is built."""
+    step = cls.render_stride(config)
+    out_h, out_w = config["out_size"]
+    for what, out, true in (("height", out_h, header["height"]), ("width", out_w, header["width"])):
+        if not true <= out < true + step:
+            raise BitstreamError(f"{name}: model renders {out_w}x{out_h} for a {header['width']}x{header['height']} "
+                                 f"video: its {what} must be the video's padded by less than one stride "
+                                 f"product ({step})")
+
+
+#: Activations alive at once while a layer runs, in multiples of its input + output: inputs
+#: kept for skips and residuals, the activation function's output beside its input.
+ACTIVATION_FACTOR = 2
+
+
+def frame_bytes(skeleton: INR) -> int:
+    """Memory to render one frame, from the config alone: the model runs once on PyTorch's meta
+    device (shapes, no memory), and the widest layer (input + output elements) sets the figure."""
+    widest = 0
+
+    def measure(module, inputs, output) -> None:
+        nonlocal widest
+        size = sum(t.numel() for t in inputs if torch.is_tensor(t)) + output.numel()
+        widest = max(widest, size)
+
+    hooks = [m.register_forward_hook(measure) for m in skeleton.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            out = skeleton(torch.zeros(1, dtype=torch.int64, device="meta"))
+    finally:
+        for h in hooks:
+            h.remove()
+    return 4 * ACTIVATION_FACTOR * widest + 8 * out.numel()
 
 
 def auto_batch_size(info: VideoInfo, pixels: int = 1 << 20) -> int:
-    """Frames per rendering batch: up to 8, about a million pixels a batch at most, which keeps
-    the decoder's activations (tens of channels a pixel, float32) to a few hundred MB at 720p."""
+    """Frames handed to the writer at once: up to 8, about a million pixels at most."""
     return max(1, min(8, pixels // (info.width * info.height)))
 
 
 @torch.no_grad()
 def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional[int] = None) -> Iterator[np.ndarray]:
-    """Render frames ``indices`` in batches: uint8 RGB arrays (B, H, W, 3) at the video's size."""
+    """Render frames ``indices``: uint8 RGB arrays (B, H, W, 3) at the video's size, ``batch_size``
+    frames at a time. Each frame is its own forward call, so its bytes never depend on which
+    frames share its batch (convolutions and matrix products round differently per batch size)."""
     model.eval()
     batch_size = batch_size or auto_batch_size(info)
     for i in range(0, len(indices), batch_size):
-        index = torch.tensor(indices[i:i + batch_size], dtype=torch.int64)
-        out = model(index)[..., :info.height, :info.width]
-        yield to_uint8(out)
+        frames = []
+        for index in indices[i:i + batch_size]:
+            out = model(torch.tensor([index], dtype=torch.int64))[..., :info.height, :info.width]
+            frames.append(to_uint8(out))
+        yield np.concatenate(frames)
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -138,21 +223,23 @@ class DecodeResult:
 
 def decode(source: str | os.PathLike, output: str | os.PathLike, *,
            frames: Optional[tuple[int, Optional[int]]] = None, batch_size: Optional[int] = None,
-           lossless: bool = False, quiet: bool = True) -> DecodeResult:
+           lossless: bool = False, quiet: bool = True, max_memory: Optional[int] = None) -> DecodeResult:
     """Decode a .nvc file to a video file (.mp4/.mkv/.y4m) or a folder of PNGs, atomically.
 
-    ``frames`` = (start, stop) renders only those frames.
+    ``frames`` = (start, stop) renders only those frames; ``batch_size`` frames go to the writer
+    at once (the bytes of a frame do not depend on it); ``max_memory`` (bytes) overrides the
+    memory limit the file's needs are checked against.
     """
     from tqdm.auto import tqdm
 
     began = time.perf_counter()
-    stream = load_bitstream(source)
+    stream = load_bitstream(source, max_memory=max_memory)
     indices = frame_indices(stream.info, frames, stream.path)
     info = stream.info
     with VideoWriter(output, VideoInfo(info.width, info.height, len(indices), info.fps, info.matrix, info.range),
                      lossless=lossless) as writer, \
             tqdm(total=len(indices), disable=quiet, unit="frame", desc="decode") as bar:
-        for batch in render(stream.model, info, indices, batch_size):
+        for batch in _rendered(stream, indices, batch_size):
             writer.write(batch)
             bar.update(len(batch))
     seconds = time.perf_counter() - began
@@ -160,8 +247,30 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
 
 
 def decode_frames(source: str | os.PathLike | bytes, frames: Optional[tuple[int, Optional[int]]] = None,
-                  batch_size: Optional[int] = None) -> np.ndarray:
+                  batch_size: Optional[int] = None, max_memory: Optional[int] = None) -> np.ndarray:
     """Decode to a uint8 array (T, H, W, 3) in memory."""
-    stream = load_bitstream(source)
+    stream = load_bitstream(source, max_memory=max_memory)
     indices = frame_indices(stream.info, frames, stream.path)
-    return np.concatenate(list(render(stream.model, stream.info, indices, batch_size)))
+    need = len(indices) * stream.info.width * stream.info.height * 3
+    if stream.plan.peak_bytes + 2 * need > stream.memory_limit:
+        raise BitstreamError(f"{stream.path}: {len(indices)} frames of {stream.info.width}x{stream.info.height} "
+                             f"need {format_bytes(2 * need)} in memory, above the limit; decode to a file or fewer frames")
+    return np.concatenate(list(_rendered(stream, indices, batch_size)))
+
+
+def _rendered(stream: Bitstream, indices: list[int], batch_size: Optional[int]) -> Iterator[np.ndarray]:
+    """render() for a loaded file: batches sized to the memory its checks left, and an allocator
+    failure reported in one line (the checks leave room, so it means the limit was too high)."""
+    if batch_size is None:
+        frame = stream.info.width * stream.info.height * 3
+        batch_size = max(1, min(8, (stream.memory_limit - stream.plan.peak_bytes) // frame))
+    try:
+        yield from render(stream.model, stream.info, indices, batch_size)
+    except MemoryError:
+        raise BitstreamError(f"{stream.path}: ran out of memory while rendering; lower --max-memory "
+                             f"(now {format_bytes(stream.memory_limit)})") from None
+    except RuntimeError as e:
+        if "allocate" not in str(e):
+            raise
+        raise BitstreamError(f"{stream.path}: ran out of memory while rendering; lower --max-memory "
+                             f"(now {format_bytes(stream.memory_limit)})") from None

@@ -7,6 +7,7 @@ owns (an encoder network, say) is used while fitting and never stored.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Optional
 
 import torch
@@ -54,6 +55,12 @@ class INR(nn.Module):
         """Raise ValueError unless ``config`` is one this class can build within sane sizes.
         The decoder calls it on a header's config before building anything."""
         raise NotImplementedError
+
+    @classmethod
+    def render_stride(cls, config: dict[str, Any]) -> int:
+        """The factor its rendered size is a multiple of (the product of its strides): the
+        rendered size must lie within one such step of the video's size."""
+        return math.prod(config["strides"])
 
     @property
     def out_size(self) -> tuple[int, int]:

@@ -1,0 +1,58 @@
+"""How much memory this process may use: what the decoder checks a file's needs against."""
+from __future__ import annotations
+
+import os
+import resource
+from typing import Optional
+
+#: The decoder's default limit: this share of the memory available when it starts.
+MEMORY_SHARE = 0.5
+
+
+def _meminfo(key: str) -> Optional[int]:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _address_space_left() -> Optional[int]:
+    """What an address-space limit (ulimit -v, RLIMIT_AS) leaves this process, if one is set."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        used = 0
+    return max(soft - used, 0)
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: the machine's available memory, or what an
+    address-space limit leaves, whichever is less."""
+    free = _meminfo("MemAvailable")
+    if free is None:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError):
+            free = 4 << 30  # no way to ask: assume a small machine
+    left = _address_space_left()
+    return free if left is None else min(free, left)
+
+
+def default_memory_limit() -> int:
+    return int(MEMORY_SHARE * available_memory())
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
