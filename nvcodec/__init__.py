@@ -3,16 +3,38 @@
     import nvcodec
     result = nvcodec.encode("bunny", "bunny.nvc", size=(320, 180), fit_config=nvcodec.FitConfig(time_budget=120))
     nvcodec.decode("bunny.nvc", "bunny.mp4")
+
+The names below are loaded on first use (PEP 562), so that ``import nvcodec.decoder`` loads the
+decoder alone: not the fitting code, the encoder or tqdm.
 """
-from .decoder import Bitstream, decode, decode_frames, load_bitstream
-from .encoder import EncodeResult, encode, encode_video
-from .errors import BitstreamError, InputError, NvcodecError, OutputError
-from .fit import FitConfig, fit
-from .io import Video, VideoInfo, VideoWriter, read_video, write_video
-from .models import REGISTRY as MODELS
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Bitstream", "BitstreamError", "EncodeResult", "FitConfig", "InputError", "MODELS", "NvcodecError",
-           "OutputError", "Video", "VideoInfo", "VideoWriter", "decode", "decode_frames", "encode",
-           "encode_video", "fit", "load_bitstream", "read_video", "write_video"]
+#: public name -> the module that defines it
+_EXPORTS = {
+    "Bitstream": "decoder", "decode": "decoder", "decode_frames": "decoder", "load_bitstream": "decoder",
+    "EncodeResult": "encoder", "encode": "encoder", "encode_video": "encoder",
+    "BitstreamError": "errors", "InputError": "errors", "NvcodecError": "errors", "OutputError": "errors",
+    "FitConfig": "fit", "fit": "fit",
+    "Video": "io", "VideoInfo": "io", "VideoWriter": "io", "read_video": "io", "write_video": "io",
+    "MODELS": "models",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nvcodec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), "REGISTRY" if name == "MODELS" else name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
