@@ -1,0 +1,66 @@
+"""Writes tests/data/golden.nvc: a small NeRV file (set weights, not fitted) whose tensors use
+every coding method (const, raw, categorical, laplace), and prints the hashes tests/test_golden.py pins. Rerun it only when
+the format changes on purpose (and bump the format version then).
+
+    python tests/data/make_golden.py
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nvcodec.bitstream import read_container, write_container
+from nvcodec.entropy import pack_tensors, unpack_tensors
+from nvcodec.quant import quantize_tensors
+from nvcodec.decoder import decode_frames
+from nvcodec.io import VideoInfo
+from nvcodec.models import model_class
+
+HERE = Path(__file__).parent
+
+
+def tensor_hash(data: bytes) -> str:
+    """sha256 over every tensor's bits, steps and integers, as the decoder reads them."""
+    c = read_container(data)
+    cls = model_class(c.header["model"])
+    with torch.device("meta"):
+        shapes = [tuple(t.shape) for t in cls(c.header["config"], decoder_only=True).stored_tensors().values()]
+    digest = hashlib.sha256()
+    for q in unpack_tensors(c.sections[b"TENS"], shapes, "golden")[0]:
+        digest.update(bytes([q.bits]) + q.scales.astype("<f2").tobytes() + np.ascontiguousarray(q.values, "<i4").tobytes())
+    return digest.hexdigest()
+
+
+def main() -> None:
+    info = VideoInfo(20, 12, 4)
+    cls = model_class("nerv")
+    model = cls(cls.configure(info.width, info.height, info.frames, 2500, pe_levels=16))
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for i, (name, t) in enumerate(model.stored_tensors().items()):
+            kind = i % 4
+            if i == 2:       # the largest: a few spikes, no parametric shape: categorical
+                values = rng.choice([-0.3, -0.1, 0.0, 0.0, 0.0, 0.2, 0.3], size=t.shape)
+            elif kind == 0:  # peaked: laplace
+                values = rng.laplace(0, 0.05, t.shape)
+            elif kind == 1:  # one value: const
+                values = np.full(t.shape, 0.1)
+            else:            # uniform: raw
+                values = rng.uniform(-0.3, 0.3, t.shape)
+            t.copy_(torch.from_numpy(values))
+    payload, _ = pack_tensors(list(quantize_tensors(model.stored_tensors(), 8).values()))
+    header = {"model": "nerv", "config": model.config, "width": info.width, "height": info.height,
+              "frames": info.frames, "fps": [25, 1], "matrix": "bt601", "range": "tv"}
+    data = write_container(header, payload)
+    (HERE / "golden.nvc").write_bytes(data)
+    frames = decode_frames(data)
+    print(len(data), "bytes")
+    print("TENSORS =", repr(tensor_hash(data)))
+    print("FRAMES =", repr(hashlib.sha256(frames.tobytes()).hexdigest()))
+
+
+if __name__ == "__main__":
+    main()
