@@ -200,22 +200,17 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
             raise InputError(f"{path}: has no video stream")
         stream = container.streams.video[0]
         rgb, ys, us, vs = [], [], [], []
-        info, frames = None, None
+        info, frames, following = None, None, 0
         try:
             for index, frame in enumerate(container.decode(stream)):
-                if stop is not None and index >= stop:
-                    break
+                following = index + 1  # the frame the decoder is at, should it fail on the next one
                 if index < start:
                     continue
                 if info is None:
                     info = _info_from_frame(frame, stream, size)
                     if info.width > MAX_SIZE or info.height > MAX_SIZE:
                         raise InputError(f"{path}: {info.width}x{info.height} is larger than {MAX_SIZE} pixels a side")
-                    # The container's frame count (when it gives one) lets the frames go straight into
-                    # one array: stacking a list at the end would need twice the memory.
-                    expected = (stream.frames or 0) - start if stop is None else min(stop, stream.frames or stop) - start
-                    if expected > 0:
-                        frames = np.empty((expected, info.height, info.width, 3), np.uint8)
+                    frames = _preallocate(path, stream.frames, start, stop, info)
                 image, planes = _convert_frame(frame, info, keep_yuv)
                 if frames is not None and len(rgb) < len(frames):
                     frames[len(rgb)] = image
@@ -223,10 +218,18 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
                 rgb.append(image)
                 if planes is not None:
                     ys.append(planes[0]); us.append(planes[1]); vs.append(planes[2])
+                if stop is not None and following >= stop:
+                    break  # before asking for a frame past STOP (which may be the damaged one)
+            else:  # the stream ended (no STOP cut it short): as many frames as the container said?
+                if rgb and (stream.frames or 0) > following:
+                    raise InputError(f"{path}: the container declares {stream.frames} frames but decoding ended "
+                                     f"after {following} (truncated?); give --frames {start}:{following} to use those")
         except av.error.FFmpegError as e:
             if not rgb:
                 raise InputError(f"{path}: cannot decode its video ({_av_reason(e)})") from None
-            # A damaged tail: keep the frames that decoded, as players do.
+            # Never a silently shorter video: say which frame failed, and how to use the ones before it.
+            raise InputError(f"{path}: cannot decode frame {following} ({_av_reason(e)}); frames {start}:{following} "
+                             f"decoded: give --frames {start}:{following} to use those") from None
     if info is None:
         return Video(np.zeros((0, 1, 1, 3), np.uint8), VideoInfo(1, 1, 0))
     info = replace(info, frames=len(rgb))
@@ -234,6 +237,20 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
     if frames is not None and len(rgb) == len(frames):
         return Video(frames, info, yuv)
     return Video(np.stack(rgb), info, yuv)
+
+
+def _preallocate(path: Path, declared: Optional[int], start: int, stop: Optional[int],
+                 info: VideoInfo) -> Optional[np.ndarray]:
+    """One array for the frames when the container declares how many (stacking a list at the end
+    would need twice the memory) -- but a declared count is not trusted: only a count the file
+    could hold (a byte a frame at least) and that fits in half the available memory is used."""
+    from .resources import available_memory
+
+    expected = (declared or 0) - start if stop is None else min(stop, declared or stop) - start
+    frame_bytes = info.width * info.height * 3
+    if expected <= 0 or expected > path.stat().st_size or 2 * expected * frame_bytes > available_memory():
+        return None
+    return np.empty((expected, info.height, info.width, 3), np.uint8)
 
 
 def _av_reason(err: Exception) -> str:

@@ -146,3 +146,38 @@ def test_too_large_is_refused_before_reading_it_all(tmp_path, tiny_clip, monkeyp
     monkeypatch.setattr(nvcodec.io, "MAX_SIZE", 32)  # the clip is 40x24
     with pytest.raises(InputError, match="larger than 32 pixels a side"):
         read_video(tiny_clip)
+
+
+def _damaged(tmp_path, frames, ext: str, how: str) -> Path:
+    from nvcodec.io import VideoInfo, write_video
+    path = tmp_path / f"v.{ext}"
+    write_video(path, frames, VideoInfo(frames.shape[2], frames.shape[1], len(frames)), lossless=True)
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        data = data[:int(len(data) * 0.6)]
+    else:  # zeros in the middle of the coded frames
+        data[len(data) // 2:len(data) // 2 + 200] = bytes(200)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_source_failing_part_way_is_an_error_naming_the_frame(tmp_path):
+    from conftest import make_video
+    path = _damaged(tmp_path, make_video(frames=20).frames, "mp4", "zeros")
+    with pytest.raises(InputError, match=r"v.mp4: cannot decode frame 10 .*--frames 0:10"):
+        read_video(path)
+    assert read_video(path, frames=(0, 10)).frames.shape[0] == 10  # what the message offers works
+
+
+def test_a_truncated_source_is_not_a_silently_shorter_video(tmp_path):
+    from conftest import make_video
+    path = _damaged(tmp_path, make_video(frames=20).frames, "avi", "truncate")
+    with pytest.raises(InputError, match=r"v.avi: the container declares 20 frames but decoding ended after 11"):
+        read_video(path)
+
+
+def test_a_declared_frame_count_is_not_trusted_for_allocation(tmp_path, tiny_clip):
+    from nvcodec.io import VideoInfo, _preallocate
+    info = VideoInfo(1920, 1080, 0)
+    assert _preallocate(Path(tiny_clip), 10**9, 0, None, info) is None  # more frames than the file has bytes
+    assert _preallocate(Path(tiny_clip), 6, 0, None, VideoInfo(40, 24, 0)).shape == (6, 24, 40, 3)
