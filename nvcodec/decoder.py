@@ -203,8 +203,9 @@ def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) floats in [0, 1] -> (B, H, W, 3) uint8, rounding to nearest."""
-    return frames.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    """(B, 3, H, W) floats in [0, 1] -> (B, H, W, 3) uint8, rounding to nearest. A NaN (weights
+    that overflow float32) becomes 0 rather than whatever the CPU's float-to-int conversion gives."""
+    return frames.nan_to_num(0.0).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def frame_indices(info: VideoInfo, frames: Optional[tuple[int, Optional[int]]], name: str) -> list[int]:

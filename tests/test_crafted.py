@@ -143,3 +143,12 @@ def test_crafted_lie_ends_in_one_line(outcomes, case):
     assert len(lines) == 1 and lines[0].startswith(f"nvcodec: error: {path}: "), r.stderr[-2000:]
     assert "please report" not in lines[0]  # refused by a check, not by the safety net
     assert not out.exists() and not list(path.parent.glob(".out*"))
+
+
+def test_max_memory_is_the_limit(honest, tmp_path, capsys):
+    from nvcodec.cli import main, parse_memory
+    assert parse_memory("2G") == 2 << 30 and parse_memory("512MiB") == 512 << 20 and parse_memory("1000") == 1000
+    assert main(["decode", str(honest), "-o", str(tmp_path / "a.y4m"), "--quiet", "--max-memory", "100k"]) == 2
+    assert "above the memory limit of 100.0 KiB; give --max-memory" in capsys.readouterr().err
+    assert not (tmp_path / "a.y4m").exists()
+    assert main(["decode", str(honest), "-o", str(tmp_path / "b.y4m"), "--quiet", "--max-memory", "64M"]) == 0
