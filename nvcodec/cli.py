@@ -60,7 +60,7 @@ def parse_memory(text: str) -> int:
 
 def _arguments() -> argparse.ArgumentParser:
     from .models import REGISTRY
-    from .rd import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_RATES
+    from .rd import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_QUALITIES, DEFAULT_RATES
 
     parser = argparse.ArgumentParser(prog="nvcodec", description="Neural video compression with implicit neural representations.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,11 +69,15 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("input", help="a video file, a folder of PNGs, or a bundled clip: bunny, bikes, carphone")
     enc.add_argument("-o", "--output", required=True, help="the .nvc file to write")
     enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: nerv)")
-    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default 100k), or a "
+    enc.add_argument("--quality", type=int, default=None, metavar="N",
+                     help="rate-aware fitting at quality N, 0 (best, most bits) to 51, like x264's CRF "
+                          "(default 24): loss = MSE + lambda(N) * bits per pixel, lambda doubling every 3 steps")
+    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default: from the quality and the video's size), or a "
                      "preset: xs, s, m for every model; nerv-s/m/l for nerv; hnerv-0.35m/0.75m/1.5m/3m for hnerv")
     enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
     enc.add_argument("--epochs", type=int, default=None, help="fitting epochs (with --time-budget: whichever ends first)")
-    enc.add_argument("--bits", type=int, default=8, help="quantization bits per value (default 8)")
+    enc.add_argument("--bits", type=int, default=None,
+                     help="instead of --quality: fit in float, then quantize to this many bits (2..16; the earlier path)")
     enc.add_argument("--size", default=None, help="resize first, e.g. 320x180 (area resampling)")
     enc.add_argument("--frames", default=None, help="encode frames START:STOP only")
     enc.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -119,10 +123,13 @@ def _arguments() -> argparse.ArgumentParser:
     bench.add_argument("--budget", type=parse_duration, default=parse_duration("2m"),
                        help="fitting wall time per nvcodec point (default 2m)")
     bench.add_argument("--rates", default=",".join(f"{r:g}" for r in DEFAULT_RATES),
-                       help="nvcodec target bpp ladder; each sets a parameter budget (default %(default)s)")
+                       help="with --bits: nvcodec target bpp ladder, each sets a parameter budget (default %(default)s)")
     bench.add_argument("--crf", default=None, help="baseline CRF ladder (default: 18,23,28,33,38,43 for x264 and x265, "
                        "28,35,...,63 for svtav1)")
-    bench.add_argument("--bits", type=int, default=8, help="nvcodec quantization bits (default 8)")
+    bench.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
+                       help="nvcodec --quality ladder of rate-aware fitting (default %(default)s)")
+    bench.add_argument("--bits", type=int, default=None,
+                       help="instead: nvcodec fitted in float and quantized to this many bits, over the --rates ladder")
     bench.add_argument("--frames", default=None, help="use frames START:STOP of every clip")
     bench.add_argument("-o", "--output-dir", default=os.path.join("bench", "results"), help="results folder (default bench/results)")
     bench.add_argument("--report-only", action="store_true", help="redraw plots and the BD-rate table from the JSON there; run nothing")
@@ -164,19 +171,24 @@ def cmd_encode(args) -> int:
     if not args.quiet:
         i = video.info
         print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps", file=sys.stderr)
-    result = encode_video(video, output, model=args.model or DEFAULT_MODEL, params=args.params, bits=args.bits, fit_config=cfg)
+    result = encode_video(video, output, model=args.model or DEFAULT_MODEL, params=args.params, quality=args.quality,
+                          bits=args.bits, fit_config=cfg)
     if checkpoint and Path(checkpoint).exists():
         os.remove(checkpoint)  # the encode finished: nothing is left to resume
     summary = {"output": result.output, "model": result.model, "parameters": result.parameters,
                "bytes": result.bytes, "bpp": round(result.bpp, 5), "psnr_rgb": round(result.psnr, 3),
                "psnr_rgb_before_quantization": round(result.psnr_float, 3), "epochs": result.fit.epochs,
-               "encode_s": round(result.encode_s, 2)}
+               "encode_s": round(result.encode_s, 2), "quality": result.quality}
+    if result.estimated_bits is not None:
+        summary.update(estimated_bytes=round(result.estimated_bits / 8), coded_value_bytes=result.coded_bits // 8)
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"wrote {result.output}: {result.bytes} bytes, {result.bpp:.4f} bpp, PSNR-RGB {result.psnr:.2f} dB "
               f"({result.psnr_float:.2f} before quantization), {result.model} {result.parameters} parameters, "
-              f"{result.fit.epochs} epochs in {result.encode_s:.1f} s")
+              f"{result.fit.epochs} epochs in {result.encode_s:.1f} s"
+              + ("" if result.quality is None else f"; quality {result.quality}: the loss saw "
+                 f"{result.estimated_bits / 8:.0f} bytes of coded values, the file holds {result.coded_bits // 8}"))
     return 0
 
 
@@ -245,6 +257,7 @@ def cmd_bench(args) -> int:
         report_only(args.output_dir, [c.label for c in clips])
     else:
         run_benchmark(clips, args.models, args.baselines, budget=args.budget, rates=parse_list(args.rates, float, "--rates"),
+                      qualities=parse_list(args.qualities, int, "--qualities", allow_zero=True),
                       crfs=parse_list(args.crf, int, "--crf") if args.crf else None, bits=args.bits, out=args.output_dir,
                       command=shlex.join(["nvcodec", *args.argv]), quiet=args.quiet)
     print(f"results in {args.output_dir}: <clip>/*.json, <clip>/rd.png, bd-rate.md")

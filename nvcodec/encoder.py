@@ -1,6 +1,7 @@
 """The encode pipeline: read -> fit -> quantize -> entropy-code -> one .nvc file."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from .bitstream import write_container
-from .decoder import render
+from .decoder import load_bitstream, render
 from .entropy import pack_tensors
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
@@ -19,8 +20,23 @@ from .io import Video, VideoInfo, check_writable, read_video, write_atomic
 from .metrics import frame_psnr
 from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
+from .rate import RateModel, check_quality, quality_to_lambda
 
 DEFAULT_MODEL = "nerv"
+DEFAULT_QUALITY = 24
+PTQ_DEFAULT_PARAMS = 100_000
+
+
+def default_params(info: VideoInfo, quality: Optional[int]) -> int:
+    """The network's size when none is given: with a quality, a share of the video's pixels that
+    shrinks as the quality number grows (bench/quality_sizes.py); else the earlier 100k."""
+    if quality is None:
+        return PTQ_DEFAULT_PARAMS
+    share = PARAMS_PER_PIXEL_AT_DEFAULT * 2.0 ** ((DEFAULT_QUALITY - quality) / 12)
+    return int(min(max(share * info.frames * info.width * info.height, 5_000), 3_000_000))
+
+
+PARAMS_PER_PIXEL_AT_DEFAULT = 0.02
 
 
 @dataclass
@@ -35,6 +51,11 @@ class EncodeResult:
     encode_s: float
     fit: FitResult = field(repr=False)
     info: VideoInfo = field(repr=False)
+    quality: Optional[int] = None
+    #: rate-aware fits: the bits the loss saw for the values of the tensors it quantized, and the
+    #: bits the file spends on those values (without side information: steps, entropy models)
+    estimated_bits: Optional[float] = None
+    coded_bits: Optional[int] = None
 
 
 def check_output(path: str | os.PathLike) -> Path:
@@ -66,25 +87,47 @@ def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float
     return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
 
 
-def compress(model: INR, info: VideoInfo, bits: int = 8) -> bytes:
-    """Quantize ``model`` in place (it becomes what the decoder will rebuild) and return the file's bytes."""
+def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateModel] = None) -> tuple[bytes, dict[str, int]]:
+    """Quantize ``model`` in place (it becomes what the decoder will rebuild) and return the
+    file's bytes and the bytes of each tensor. With ``rate`` (a rate-aware fit), the tensors it
+    trained go in as the integers and steps it learned; the others are quantized to ``bits``."""
     model.to(device="cpu", dtype=torch.float32)
-    quantized = quantize_tensors(model.stored_tensors(), bits)
+    learned = rate.export(model) if rate is not None else {}
+    stored = model.stored_tensors()
+    quantized = {**quantize_tensors({k: v for k, v in stored.items() if k not in learned}, bits), **learned}
+    quantized = {k: quantized[k] for k in stored}  # the file's order
     model.load_stored(dequantize_tensors(quantized))
-    payload, _ = pack_tensors(list(quantized.values()))
-    return write_container(header_for(model, info), payload)
+    payload, sizes = pack_tensors(list(quantized.values()))
+    return write_container(header_for(model, info), payload), dict(zip(quantized, sizes))
 
 
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
-                 params: Optional[int | str] = None, bits: int = 8, fit_config: Optional[FitConfig] = None,
-                 model_options: Optional[dict[str, Any]] = None) -> EncodeResult:
-    """Fit a model to ``video``, compress it, and write the .nvc file atomically."""
+                 params: Optional[int | str] = None, quality: Optional[int] = None, bits: Optional[int] = None,
+                 fit_config: Optional[FitConfig] = None, model_options: Optional[dict[str, Any]] = None) -> EncodeResult:
+    """Fit a model to ``video``, compress it, and write the .nvc file atomically.
+
+    ``quality`` (0 best .. 51, default DEFAULT_QUALITY): rate-aware fitting, loss = MSE +
+    lambda(quality) * bpp, with learned quantization steps. ``bits`` instead: fit in float,
+    then quantize to that many bits (the post-training path). ``params``: the network's size
+    (default: from the quality and the video's size, see default_params)."""
     began = time.perf_counter()
     output = check_output(output)
-    if not 2 <= bits <= 16:
+    if bits is not None and quality is not None:
+        raise InputError("give a quality (rate-aware fitting) or bits (quantization after fitting), not both")
+    if bits is not None and not 2 <= bits <= 16:
         raise InputError(f"bits {bits}: choose 2 to 16")
+    if bits is None and quality is None:
+        quality = DEFAULT_QUALITY
+    try:
+        check_quality(quality)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     cfg = fit_config or FitConfig(time_budget=120)
+    if quality is not None:
+        cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(quality))
     info = video.info
+    if params is None:
+        params = default_params(info, quality)
     cls = model_class(model)
     if isinstance(params, str):
         if params not in cls.presets:
@@ -97,12 +140,16 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     with torch.no_grad():
         net.prepare_storage(torch.from_numpy(video.frames))
     psnr_float = psnr_of(net, video)
-    data = compress(net, info, bits)
+    estimated = result.rate.bits(net) if result.rate is not None else None
+    data, sizes = compress(net, info, bits or 8, result.rate)
     write_atomic(output, data)
     psnr = psnr_of(net, video)
+    coded = None
+    if result.rate is not None:  # the coded values of the tensors the loss saw, as the file holds them
+        coded = 8 * sum(load_bitstream(data, os.fspath(output)).coded_bytes[n] for n in result.rate.names)
     return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), len(data),
                         info.bpp(len(data)), psnr, psnr_float,
-                        time.perf_counter() - began, result, info)
+                        time.perf_counter() - began, result, info, quality, estimated, coded)
 
 
 def encode(source: str | os.PathLike, output: str | os.PathLike, *,

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .errors import InputError
 from .metrics import psnr_from_mse, ssim_torch
 from .models import INR
+from .rate import RateModel, trained_stored_names
 
 
 @dataclass
@@ -41,6 +42,13 @@ class FitConfig:
     checkpoint_every: int = 50
     resume: bool = False
     quiet: bool = False
+    #: rate-aware fitting: loss = D + rate_lambda * bits per pixel (None: fit in float, quantize after)
+    rate_lambda: Optional[float] = None
+    #: the training plan of rate-aware fitting, as shares of the budget: float until quant_start,
+    #: soft rounding plus noise (annealed) until hard_start, then hard rounding (straight-through)
+    quant_start: float = 0.3
+    hard_start: float = 0.92
+    step_lr: float = 10.0  # the learning rate of the quantization steps (log scale), relative to lr
 
     def __post_init__(self):
         if self.epochs is None and self.time_budget is None:
@@ -53,8 +61,19 @@ class FitConfig:
 class FitResult:
     epochs: int
     seconds: float
-    psnr: float  # PSNR-RGB of the float model's last epoch (training batches)
+    psnr: float  # PSNR-RGB of the last epoch (training batches; quantized where the plan had it so)
     history: list[dict] = field(default_factory=list)
+    rate: Optional["RateModel"] = None  # the learned quantization of rate-aware fitting
+
+
+def plan_stage(cfg: FitConfig, progress: float) -> tuple[str, float]:
+    """(quantization mode, soft-rounding sharpness) at ``progress`` of a rate-aware fit."""
+    if cfg.rate_lambda is None or progress < cfg.quant_start:
+        return "float", 0.0
+    if progress >= cfg.hard_start:
+        return "hard", 0.0
+    t = (progress - cfg.quant_start) / max(cfg.hard_start - cfg.quant_start, 1e-9)
+    return "soft", 0.5 * 32.0 ** t  # sharpness from 0.5 (nearly the identity) to 16 (nearly rounding)
 
 
 def cpu_has_bf16() -> bool:
@@ -98,6 +117,8 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     if frames.device != device:
         frames = frames.to(device)
     torch.manual_seed(cfg.seed)
+    # The rate term drives weights towards zero; denormal floats would make CPU steps many times slower.
+    torch.set_flush_denormal(True)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -105,8 +126,9 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     bf16 = use_bf16(cfg)
     start_epoch, spent = 0, 0.0
     history: list[dict] = []
+    rate: Optional[RateModel] = None
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
-        start_epoch, spent, history = load_checkpoint(cfg.checkpoint, model, optimizer)
+        start_epoch, spent, history, rate = load_checkpoint(cfg.checkpoint, model, optimizer)
 
     steps = math.ceil(n / cfg.batch_size)
     total = cfg.epochs if cfg.epochs is not None else None
@@ -123,19 +145,33 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             p = max(p, (time.perf_counter() - began) / cfg.time_budget)
         return p
 
+    pixels = n * height * width  # bits per pixel of the whole video
     model.train()
     while progress(epoch) < 1.0:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
         sum_mse = 0.0
         for step in range(steps):
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * lr_factor(progress(epoch + step / steps), cfg.warmup)
+                group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(progress(epoch + step / steps), cfg.warmup)
             index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size].to(device)
             target = to_batch(frames, index, cfg.channels_last)
+            mode, alpha = plan_stage(cfg, progress(epoch + step / steps))
+            if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
+                rate = RateModel(model, trained_stored_names(model)).to(device)
+                optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,
+                                           "lr_scale": cfg.step_lr})
+            frames_in = target if model.needs_frames else None
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = model(index, target if model.needs_frames else None)
+                if mode == "float":
+                    out, bits = model(index, frames_in), None
+                else:
+                    noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * steps + step)
+                    params, bits = rate.quantized_parameters(model, mode, alpha, noise)
+                    out = torch.func.functional_call(model, params, (index, frames_in), strict=False)
             out = out[..., :height, :width].float()
             loss = loss_fn(cfg.loss, out, target)
+            if bits is not None:
+                loss = loss + cfg.rate_lambda * bits.float() / pixels
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -144,38 +180,47 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         epoch += 1
         psnr = psnr_from_mse(sum_mse / n)
         record = {"epoch": epoch, "loss": float(loss), "psnr": round(psnr, 3),
-                  "seconds": round(time.perf_counter() - began, 2)}
+                  "seconds": round(time.perf_counter() - began, 2), "mode": mode}
+        if bits is not None:
+            record["bpp"] = round(float(bits.detach()) / pixels, 5)
         history.append(record)
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr:.2f}")
         if on_epoch is not None:
             on_epoch(epoch, record)
         if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history)
+            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate)
     bar.close()
     model.eval()
     model.to(memory_format=torch.contiguous_format)
     seconds = time.perf_counter() - began
     if cfg.checkpoint:
-        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history)
-    return FitResult(epoch, seconds, psnr, history)
+        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history, rate)
+    return FitResult(epoch, seconds, psnr, history, rate)
 
 
-def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list) -> None:
+def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list,
+                    rate: Optional[RateModel] = None) -> None:
     """Everything needed to go on fitting, written atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     state = {"model": model.name, "config": model.config, "weights": model.state_dict(),
-             "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds, "history": history}
+             "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds, "history": history,
+             "rate": None if rate is None else rate.state_dict()}
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list]:
+def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list, Optional[RateModel]]:
     # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("model") != model.name or state.get("config") != model.config:
         raise InputError(f"{path}: checkpoint is for another model or config; delete it or drop --resume")
     model.load_state_dict(state["weights"])
+    rate = None
+    if state.get("rate") is not None:  # a rate-aware fit that had begun quantizing
+        rate = RateModel(model, trained_stored_names(model))
+        rate.load_state_dict(state["rate"])
+        optimizer.add_param_group({"params": list(rate.parameters()), "lr": optimizer.param_groups[0]["lr"]})  # lr and lr_scale come from the saved state
     optimizer.load_state_dict(state["optimizer"])
-    return int(state["epoch"]), float(state["seconds"]), list(state["history"])
+    return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate

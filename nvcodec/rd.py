@@ -34,6 +34,8 @@ from .provenance import provenance
 #: The CPU sizes of BENCH.md for the bundled clips; other inputs are used at their own size.
 DEFAULT_SIZES = {"bunny": (320, 180), "carphone": (176, 144), "bikes": (320, 136)}
 DEFAULT_RATES = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)
+#: nvcodec's --quality ladder (rate-aware fitting): wide enough to span x264's 25-39 dB
+DEFAULT_QUALITIES = (6, 12, 18, 24, 30, 36)
 #: Bits a parameter costs in a file at 8-bit quantization after entropy coding (measured ~7.1 on
 #: bunny); only used to turn a target rate into a parameter budget, never to report a size.
 BITS_PER_PARAM = 7.0
@@ -157,20 +159,28 @@ def params_for_rate(info, rate: float) -> int:
     return max(1000, round(rate * info.frames * info.width * info.height / BITS_PER_PARAM))
 
 
-def nvcodec_rd_point(video: Video, model: str, rate: float, budget: float, bits: int, stream: Path) -> dict[str, Any]:
+def nvcodec_rd_point(video: Video, model: str, knob: float, budget: float, bits: Optional[int], stream: Path) -> dict[str, Any]:
+    """One nvcodec point: rate-aware at quality ``knob`` (``bits`` None), or fitted in float and
+    quantized to ``bits`` with a parameter budget for target rate ``knob``."""
     from .decoder import decode_frames
     from .encoder import encode_video
     from .fit import FitConfig
 
-    enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, rate), bits=bits,
-                       fit_config=FitConfig(time_budget=budget, quiet=True))
+    cfg = FitConfig(time_budget=budget, quiet=True)
+    if bits is None:
+        enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg)
+    else:
+        enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, knob), bits=bits, fit_config=cfg)
     began = time.perf_counter()
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
     size = stream.stat().st_size
-    return {"target-bpp": rate, "bytes": size, "bpp": video.info.bpp(size),
-            **score(video, rgb), "encode_s": enc.encode_s, "decode_s": decode_s,
-            "parameters": enc.parameters, "epochs": enc.fit.epochs, "fit_s": enc.fit.seconds}
+    point = {"quality" if bits is None else "target-bpp": knob, "bytes": size, "bpp": video.info.bpp(size),
+             **score(video, rgb), "encode_s": enc.encode_s, "decode_s": decode_s,
+             "parameters": enc.parameters, "epochs": enc.fit.epochs, "fit_s": enc.fit.seconds}
+    if enc.estimated_bits is not None:
+        point.update({"estimated-value-bytes": enc.estimated_bits / 8, "coded-value-bytes": enc.coded_bits // 8})
+    return point
 
 
 # ---------------------------------------------------------------------------- results files
@@ -249,13 +259,15 @@ def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- running
 def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Sequence[str] = DEFAULT_BASELINES,
-                  budget: float = 120.0, rates: Sequence[float] = DEFAULT_RATES, crfs: Optional[Sequence[int]] = None,
-                  bits: int = 8, out: str | os.PathLike = "bench/results", command: str = "",
+                  budget: float = 120.0, qualities: Sequence[int] = DEFAULT_QUALITIES,
+                  rates: Sequence[float] = DEFAULT_RATES, crfs: Optional[Sequence[int]] = None,
+                  bits: Optional[int] = None, out: str | os.PathLike = "bench/results", command: str = "",
                   quiet: bool = False) -> None:
     """Run every missing point, one at a time, writing results as they come; then plots and table.
-    ``baselines``: curve names or aliases (BASELINES, BASELINE_ALIASES); ``crfs``: one CRF ladder
-    for every baseline instead of each one's default. Baseline streams are kept in
-    ``<out>/<clip>/streams/`` beside nvcodec's files."""
+    nvcodec: rate-aware fitting over the ``qualities`` ladder, or, with ``bits``, fitting in float
+    and quantizing to ``bits`` over the target ``rates`` (the earlier path). ``baselines``: curve
+    names or aliases (BASELINES, BASELINE_ALIASES); ``crfs``: one CRF ladder for every baseline
+    instead of each one's default. Streams are kept in ``<out>/<clip>/streams/``."""
     from tqdm.auto import tqdm
 
     from .baseline import STREAM_SUFFIX
@@ -299,17 +311,26 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                 video, name, crf, _mkdir(streams) / f"{name}-crf{crf}{STREAM_SUFFIX[BASELINES[name].library]}"))
                      for crf in crfs or b.crfs if not f.has(crf)]
         for m in models:
-            # one file per (model, budget, bits): curves at other budgets stay beside it
-            tag = f"{m}-{budget:g}s" + ("" if bits == 8 else f"-{bits}bit")
-            f = curve(out / clip.label / f"nvcodec-{tag}.json",
-                      f"nvcodec {m}, {budget:g} s" + ("" if bits == 8 else f", {bits}-bit"),
-                      f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time "
-                      f"on this CPU, {bits}-bit quantization, bytes of the .nvc file, frames from the standalone decoder",
-                      "target-bpp", {**base_setup, "model": m, "budget_s": budget, "bits": bits},
+            # one file per (model, method, budget): curves at other budgets and of the other method stay beside it
+            if bits is None:
+                tag, knob, ladder = f"{m}-rd-{budget:g}s", "quality", qualities
+                name = f"nvcodec {m} rate-aware, {budget:g} s"
+                description = (f"nvcodec {m}: rate-aware fitting (loss = MSE + lambda * bpp, learned quantization) over a "
+                               f"--quality ladder, network size from the quality, {budget:g} s of wall time on this CPU, "
+                               "bytes of the .nvc file, frames from the standalone decoder")
+            else:
+                tag, knob, ladder = f"{m}-{budget:g}s" + ("" if bits == 8 else f"-{bits}bit"), "target-bpp", rates
+                name = f"nvcodec {m}, {budget:g} s" + ("" if bits == 8 else f", {bits}-bit")
+                description = (f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time on this "
+                               f"CPU, {bits}-bit quantization after fitting, bytes of the .nvc file, frames from the "
+                               "standalone decoder")
+            f = curve(out / clip.label / f"nvcodec-{tag}.json", name, description, knob,
+                      {**base_setup, "model": m, "budget_s": budget, "bits": 8 if bits is None else bits,
+                       **({"method": "rate-aware"} if bits is None else {})},
                       {"provenance": record, "budget": f"{budget:g} s wall time per point", "notes": notes})
-            jobs += [(f, r, lambda f=f, m=m, r=r, tag=tag: nvcodec_rd_point(video, m, r, budget, bits,
-                                                                            _mkdir(streams) / f"{tag}-{r:g}.nvc"))
-                     for r in rates if not f.has(r)]
+            jobs += [(f, k, lambda f=f, m=m, k=k, tag=tag: nvcodec_rd_point(video, m, k, budget, bits,
+                                                                            _mkdir(streams) / f"{tag}-{k:g}.nvc"))
+                     for k in ladder if not f.has(k)]
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
         for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
             point = {**job(), "commit": commit}
@@ -480,13 +501,13 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
     return path
 
 
-def parse_list(text: str, kind: type, what: str) -> list:
+def parse_list(text: str, kind: type, what: str, allow_zero: bool = False) -> list:
     try:
         values = [kind(v) for v in text.replace(",", " ").split()]
     except ValueError:
         raise InputError(f"{what} {text!r}: expected a comma-separated list of numbers") from None
-    if not values or any(v <= 0 for v in values):
-        raise InputError(f"{what} {text!r}: expected positive numbers")
+    if not values or any(v < 0 if allow_zero else v <= 0 for v in values):
+        raise InputError(f"{what} {text!r}: expected {'non-negative' if allow_zero else 'positive'} numbers")
     return values
 
 

@@ -67,7 +67,7 @@ def test_lower_crf_costs_more_bytes_and_gives_more_quality(tiny_yuv_video):
 
 def _run(tiny_clip, out, **kw):
     options = dict(models=["nerv"], baselines=["x264"], budget=1.0, rates=[10.0, 20.0], crfs=[25, 35], out=out,
-                   command="test", quiet=True)
+                   command="test", quiet=True, bits=8)
     options.update(kw)
     rd.run_benchmark([rd.Clip.parse(tiny_clip)], **options)
 
@@ -124,6 +124,17 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
     path.write_text(json.dumps(data))
     _run(tiny_clip, out, budget=0.5, rates=[20.0], baselines=[])
     assert json.loads(path.read_text())["results"]["target-bpp"] == [20.0]
+
+
+def test_rate_aware_curve_runs_a_quality_ladder(tmp_path, tiny_clip):
+    out = tmp_path / "results"
+    _run(tiny_clip, out, bits=None, qualities=[6, 45], baselines=[])
+    data = json.loads((out / "tiny" / "nvcodec-nerv-rd-1s.json").read_text())
+    r = data["results"]
+    assert data["meta"]["setup"]["method"] == "rate-aware"
+    assert sorted(r["quality"]) == [6, 45]
+    assert r["bytes"][r["quality"].index(6)] > r["bytes"][r["quality"].index(45)]  # lower N, more bits
+    assert all(c > 0 and e > 0 for c, e in zip(r["coded-value-bytes"], r["estimated-value-bytes"]))
 
 
 def _curve(name, bpp, psnr, budget="60 s wall time per point"):

@@ -1,0 +1,110 @@
+"""Rate-aware fitting: the rate the loss sees, the quantization it trains, and what reaches the file."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.encoder import encode_video
+from nvcodec.entropy import laplace_table, table_bits
+from nvcodec.fit import FitConfig, fit, plan_stage
+from nvcodec.metrics import psnr_rgb
+from nvcodec.models import model_class
+from nvcodec.quant import dequantize_tensor
+from nvcodec.rate import RateModel, TensorQuantizer, laplace_bits, laplace_decay, soft_round, trained_stored_names
+
+from conftest import TINY_FIT
+
+
+def test_soft_round_goes_from_identity_to_rounding():
+    x = torch.linspace(-3, 3, 101)
+    assert torch.allclose(soft_round(x, 0.0), x)
+    assert torch.allclose(soft_round(x, 1e-4), x, atol=1e-4)
+    far = x[(x - x.round()).abs() < 0.45]
+    assert torch.allclose(soft_round(far, 60.0), far.round(), atol=1e-3)
+
+
+def test_laplace_bits_match_the_coders_integer_table():
+    """The rate the loss sees is the cost under the entropy coder's own Laplace family."""
+    rng = np.random.default_rng(0)
+    q = np.clip(np.round(rng.laplace(0, 3.0, 20000)), -60, 60).astype(np.int64)
+    r = laplace_decay(torch.tensor(float(np.abs(q).mean())))
+    estimate = float(laplace_bits(torch.tensor(q, dtype=torch.float32), r).sum())
+    best = min(table_bits(laplace_table(code, -60, 60), q + 60) for code in range(0, 120))
+    assert estimate == pytest.approx(best, rel=0.01)
+
+
+def test_hard_mode_computes_exactly_what_the_file_holds():
+    torch.manual_seed(0)
+    w = torch.randn(8, 4, 3, 3) * 0.1
+    quantizer = TensorQuantizer(w, init_bits=6)
+    with torch.no_grad():
+        quantizer.log_step += 0.37  # a learned step, not float16-exact
+    w_hat, q = quantizer(w, "hard")
+    exported = quantizer.export(w)
+    assert torch.equal(w_hat.detach(), dequantize_tensor(exported))
+    assert np.array_equal(q.detach().round().reshape(w.shape).numpy(), exported.values)
+
+
+def test_plan_goes_float_soft_hard():
+    cfg = FitConfig(epochs=10, rate_lambda=0.01, quant_start=0.3, hard_start=0.9)
+    assert plan_stage(cfg, 0.1)[0] == "float"
+    mode, a1 = plan_stage(cfg, 0.4)
+    _, a2 = plan_stage(cfg, 0.8)
+    assert mode == "soft" and a2 > a1
+    assert plan_stage(cfg, 0.95)[0] == "hard"
+    assert plan_stage(FitConfig(epochs=10), 0.95)[0] == "float"  # no lambda: the earlier path
+
+
+def test_lower_quality_number_spends_more_bits_and_rates_agree(tmp_path, tiny_video):
+    results = {q: encode_video(tiny_video, tmp_path / f"q{q}.nvc", params=3000, quality=q,
+                               fit_config=replace(TINY_FIT, epochs=30)) for q in (0, 51)}
+    assert results[0].bytes > 2 * results[51].bytes
+    assert results[0].coded_bits == pytest.approx(results[0].estimated_bits, rel=0.03)
+    for q, r in results.items():
+        assert r.quality == q and r.fit.rate is not None
+        # the file never spends more than the loss saw (it may spend less: a constant tensor, say)
+        assert r.coded_bits <= 1.03 * r.estimated_bits
+        # what the encoder measured is what the standalone decoder renders from the file
+        assert psnr_rgb(decode_frames(tmp_path / f"q{q}.nvc"), tiny_video.frames) == pytest.approx(r.psnr, abs=1e-6)
+
+
+def test_quality_and_bits_are_exclusive(tmp_path, tiny_video):
+    from nvcodec.errors import InputError
+
+    with pytest.raises(InputError, match="not both"):
+        encode_video(tiny_video, tmp_path / "x.nvc", quality=20, bits=8, fit_config=TINY_FIT)
+    with pytest.raises(InputError, match="quality 70"):
+        encode_video(tiny_video, tmp_path / "x.nvc", quality=70, fit_config=TINY_FIT)
+
+
+def test_a_rate_aware_fit_resumes_to_the_same_weights(tmp_path, tiny_video):
+    cls = model_class("nerv")
+    config = cls.configure(40, 24, tiny_video.info.frames, 3000)
+    cfg = FitConfig(epochs=10, quiet=True, batch_size=2, rate_lambda=0.05, checkpoint=str(tmp_path / "c.ckpt"),
+                    checkpoint_every=6, bf16=False)
+
+    def run(stop_after=None, resume=False):
+        torch.manual_seed(0)
+        model = cls(config)
+
+        def stop(epoch, _):
+            if stop_after is not None and epoch > stop_after:
+                raise KeyboardInterrupt
+
+        try:
+            result = fit(model, tiny_video.frames, replace(cfg, resume=resume), on_epoch=stop)
+        except KeyboardInterrupt:
+            return None
+        return model, result
+
+    straight, _ = run()
+    (tmp_path / "c.ckpt").unlink()
+    assert run(stop_after=6) is None  # killed after the checkpoint of epoch 6, in the soft phase
+    resumed, result = run(resume=True)
+    assert result.rate is not None and result.epochs == 10
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
