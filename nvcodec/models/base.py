@@ -81,7 +81,9 @@ class INR(nn.Module):
         return dict(self.state_dict())
 
     def load_stored(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Set the stored tensors (the decoder's side of stored_tensors)."""
+        """Set the stored tensors (the decoder's side of stored_tensors). The decoder builds a
+        ``decoder_only`` model without initialising it (on ``meta``, then ``to_empty``), so every
+        parameter or buffer forward() reads must be stored, or computed in forward()."""
         self.load_state_dict(tensors, strict=True)
 
     def num_stored_parameters(self) -> int:
