@@ -146,9 +146,9 @@ def encode_ints(values: np.ndarray) -> bytes:
     lo, hi = int(v.min()), int(v.max())
     if lo == hi:
         return bytes([CONST]) + svarint(lo)
-    candidates = [_encode_raw(v, lo, hi), _encode_laplace(v, lo, hi)]
-    if hi - lo + 1 <= LIMITS["histogram_bins"]:
-        candidates.append(_encode_categorical(v, lo, hi))
+    candidates = [_encode_raw(v, lo, hi)]
+    if hi - lo + 1 <= LIMITS["histogram_bins"]:  # always, for values of 16 bits or fewer
+        candidates += [_encode_laplace(v, lo, hi), _encode_categorical(v, lo, hi)]
     return min(candidates, key=len)
 
 
@@ -182,8 +182,8 @@ def _encode_categorical(v: np.ndarray, lo: int, hi: int) -> bytes:
 
 
 def _encode_laplace(v: np.ndarray, lo: int, hi: int) -> bytes:
-    if hi - lo + 1 > LIMITS["histogram_bins"]:
-        return b"\xff" * (v.size * 8)  # never the smallest
+    """The scale code is picked by the exact cost of the table, among the 7 codes nearest the
+    mean absolute deviation's (a Laplace's scale)."""
     center = int(np.clip(np.round(np.median(v)), lo, hi))
     spread = float(np.abs(v - center).mean())
     guess = int(round(8 * math.log2(spread + 0.5))) if spread > 0 else 0
