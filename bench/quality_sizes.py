@@ -46,7 +46,7 @@ def main() -> int:
                     r = encode_video(video, path, params=params, quality=quality,
                                      fit_config=FitConfig(time_budget=args.seconds, quiet=True))
                     psnr = psnr_rgb(decode_frames(path), video.frames)
-                    mse = (255.0 ** -2) * 255.0 ** 2 * 10 ** (-psnr / 10)  # per-value MSE on [0, 1]
+                    mse = 10 ** (-psnr / 10)  # the MSE (values in [0, 1]) of that PSNR
                     point = {"clip": clip.label, "quality": quality, "params": params, "stored": r.parameters,
                              "bytes": r.bytes, "bpp": r.bpp, "psnr-rgb": psnr, "epochs": r.fit.epochs,
                              "pixels": info.frames * info.width * info.height,

@@ -72,7 +72,7 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("--quality", type=int, default=None, metavar="N",
                      help="rate-aware fitting at quality N, 0 (best, most bits) to 51, like x264's CRF "
                           "(default 24): loss = MSE + lambda(N) * bits per pixel, lambda doubling every 3 steps")
-    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default: from the quality and the video's size), or a "
+    enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default: from the quality, 95k at 24), or a "
                      "preset: xs, s, m for every model; nerv-s/m/l for nerv; hnerv-0.35m/0.75m/1.5m/3m for hnerv")
     enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
     enc.add_argument("--epochs", type=int, default=None, help="fitting epochs (with --time-budget: whichever ends first)")
@@ -113,7 +113,7 @@ def _arguments() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="rate-distortion benchmark against x264 / x265, with BD-rates and plots")
     bench.add_argument("--clips", nargs="+", default=["bunny", "carphone", "bikes"], metavar="CLIP[@WxH]",
-                       help="bundled clips (at BENCH.md's CPU sizes unless @WxH is given) or video paths")
+                       help="bundled clips (at the sizes of docs/benchmark.md unless @WxH is given) or video paths")
     bench.add_argument("--models", nargs="*", default=sorted(REGISTRY), choices=sorted(REGISTRY), metavar="MODEL",
                        help=f"nvcodec models to run (default: all: {', '.join(sorted(REGISTRY))})")
     bench.add_argument("--baselines", nargs="*", default=list(DEFAULT_BASELINES),

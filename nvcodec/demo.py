@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 from .decoder import decode, decode_frames
-from .encoder import DEFAULT_MODEL, encode_video
+from .encoder import DEFAULT_MODEL, DEFAULT_QUALITY, encode_video
 from .fit import FitConfig
 from .io import read_video
 from .metrics import psnr_rgb
+from .provenance import provenance
 from .rd import baseline_rd_point, psnr_at_rate
 
 DEMO_SIZE = (320, 180)
-DEMO_PARAMS = 100_000
 
 
 def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet: bool = False) -> dict:
@@ -23,9 +23,9 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     video = read_video("bunny", size=DEMO_SIZE, keep_yuv=True)
     i = video.info
-    say(f"bunny: {i.width}x{i.height}, {i.frames} frames; fitting {DEFAULT_MODEL} for {time_budget:.0f} s")
-    enc = encode_video(video, out / "demo.nvc", model=DEFAULT_MODEL, params=DEMO_PARAMS,
-                       fit_config=FitConfig(time_budget=time_budget, quiet=quiet))
+    say(f"bunny: {i.width}x{i.height}, {i.frames} frames; fitting {DEFAULT_MODEL} at quality {DEFAULT_QUALITY} "
+        f"for {time_budget:.0f} s")
+    enc = encode_video(video, out / "demo.nvc", model=DEFAULT_MODEL, fit_config=FitConfig(time_budget=time_budget, quiet=quiet))
     dec = decode(out / "demo.nvc", out / "demo.mp4", quiet=quiet)
     began = time.perf_counter()
     frames = decode_frames(out / "demo.nvc")
@@ -34,13 +34,15 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     ladder = [baseline_rd_point(video, "x264", crf, ms_ssim=False) for crf in range(18, 52, 3)]
     x264 = psnr_at_rate(ladder, enc.bpp)
     report = {"clip": "bunny", "size": f"{i.width}x{i.height}", "frames": i.frames, "model": DEFAULT_MODEL,
-              "parameters": enc.parameters, "bytes": enc.bytes, "bpp": enc.bpp, "psnr_rgb": psnr,
+              "quality": enc.quality, "parameters": enc.parameters, "bytes": enc.bytes, "bpp": enc.bpp, "psnr_rgb": psnr,
               "psnr_rgb_before_quantization": enc.psnr_float, "epochs": enc.fit.epochs,
               "encode_s": enc.encode_s, "decode_s": dec.seconds, "render_fps": i.frames / render_s,
-              "x264_medium_psnr_rgb_at_same_bpp": x264}
+              "x264_medium_psnr_rgb_at_same_bpp": x264,
+              "estimated_value_bytes": enc.estimated_bits / 8, "coded_value_bytes": enc.coded_bits // 8,
+              "provenance": provenance("nvcodec demo")}
     (out / "demo.json").write_text(json.dumps(report, indent=1) + "\n")
     print(f"nvcodec demo (bunny {i.width}x{i.height}, {i.frames} frames) -> {out / 'demo.nvc'}, {out / 'demo.mp4'}")
-    print(f"  {DEFAULT_MODEL}, {enc.parameters} parameters, {enc.fit.epochs} epochs")
+    print(f"  {DEFAULT_MODEL} at quality {enc.quality}, {enc.parameters} parameters, {enc.fit.epochs} epochs")
     print(f"  size      {enc.bytes} bytes = {enc.bpp:.4f} bpp")
     print(f"  PSNR-RGB  {psnr:.2f} dB ({enc.psnr_float:.2f} dB before quantization)")
     print(f"  encode    {enc.encode_s:.1f} s;  decode to mp4 {dec.seconds:.2f} s; rendering {report['render_fps']:.0f} fps")

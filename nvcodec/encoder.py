@@ -27,16 +27,17 @@ DEFAULT_QUALITY = 24
 PTQ_DEFAULT_PARAMS = 100_000
 
 
-def default_params(info: VideoInfo, quality: Optional[int]) -> int:
-    """The network's size when none is given: with a quality, a share of the video's pixels that
-    shrinks as the quality number grows (bench/quality_sizes.py); else the earlier 100k."""
+def default_params(quality: Optional[int]) -> int:
+    """The network's size when none is given: with a quality, a size that halves every 9 steps of
+    the quality number; else the earlier 100k. Not a share of the pixels: under a wall-time budget
+    a larger video also gets fewer epochs, and the best size came out the same on carphone and
+    bunny (bench/results/quality-sizes.json: 150k of 20k / 60k / 150k at quality 18, 60k at 30)."""
     if quality is None:
         return PTQ_DEFAULT_PARAMS
-    share = PARAMS_PER_PIXEL_AT_DEFAULT * 2.0 ** ((DEFAULT_QUALITY - quality) / 12)
-    return int(min(max(share * info.frames * info.width * info.height, 5_000), 3_000_000))
+    return int(PARAMS_AT_DEFAULT_QUALITY * 2.0 ** ((DEFAULT_QUALITY - quality) / 9))
 
 
-PARAMS_PER_PIXEL_AT_DEFAULT = 0.02
+PARAMS_AT_DEFAULT_QUALITY = 95_000
 
 
 @dataclass
@@ -109,7 +110,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     ``quality`` (0 best .. 51, default DEFAULT_QUALITY): rate-aware fitting, loss = MSE +
     lambda(quality) * bpp, with learned quantization steps. ``bits`` instead: fit in float,
     then quantize to that many bits (the post-training path). ``params``: the network's size
-    (default: from the quality and the video's size, see default_params)."""
+    (default: from the quality, see default_params)."""
     began = time.perf_counter()
     output = check_output(output)
     if bits is not None and quality is not None:
@@ -127,7 +128,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(quality))
     info = video.info
     if params is None:
-        params = default_params(info, quality)
+        params = default_params(quality)
     cls = model_class(model)
     if isinstance(params, str):
         if params not in cls.presets:

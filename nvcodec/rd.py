@@ -31,7 +31,7 @@ from .io import SAMPLE_CLIPS, Video, read_video, rgb_to_yuv420, write_atomic, yu
 from .metrics import bd_rate, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
 from .provenance import provenance
 
-#: The CPU sizes of BENCH.md for the bundled clips; other inputs are used at their own size.
+#: The CPU sizes of docs/benchmark.md for the bundled clips; other inputs are used at their own size.
 DEFAULT_SIZES = {"bunny": (320, 180), "carphone": (176, 144), "bikes": (320, 136)}
 DEFAULT_RATES = (0.025, 0.05, 0.1, 0.2, 0.4, 0.8)
 #: nvcodec's --quality ladder (rate-aware fitting): wide enough to span x264's 25-39 dB
