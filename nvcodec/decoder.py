@@ -125,10 +125,12 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
             f"{name}: decoding needs {format_bytes(plan.peak_bytes)} (a model of {plan.parameters} parameters, "
             f"{format_bytes(plan.frame_bytes)} to render a frame), above the memory limit of "
             f"{format_bytes(limit)}; give --max-memory if this machine has more")
-    details: list[tuple[int, str]] = []
+    details: list[tuple[int, int, str, int]] = []
     stored = {}
-    for key, record in zip(shapes, iter_tensors(container.sections[b"TENS"], list(shapes.values()), name)):
-        stored[key] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
+    keys = list(shapes)
+    # iterated to its end (not zipped with the keys), so that its check for bytes left over runs
+    for record in iter_tensors(container.sections[b"TENS"], list(shapes.values()), name):
+        stored[keys[len(stored)]] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
         details.append((record.size, record.coded, record.method, record.tensor.bits))
     with torch.device("meta"):
         model = cls(config, decoder_only=True)

@@ -93,6 +93,7 @@ CASES = {
     "no ANS words": lambda: nvc(HEADER, tens(HEADER, categorical(-1, [1, 3583], []))),
     "one ANS word for 3584 values": lambda: nvc(HEADER, tens(HEADER, laplace(-100, 200, 0, 50, ans_words(1)))),
     # the rest
+    "a byte after the last tensor": lambda: nvc(HEADER, tens(HEADER) + b"\0"),
     "version 1 file": lambda: nvc(HEADER, tens(HEADER), version=1),
     "Laplace past the bit range": lambda: nvc(HEADER, tens(HEADER, laplace(-127, 300, 0, 8, ans_words()))),
 }
