@@ -119,12 +119,8 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
     if config.get("frames") != header["frames"]:
         raise BitstreamError(f"{name}: model config is for {config.get('frames')} frames, header says {header['frames']}")
     check_render_size(cls, config, header, name)
-    plan = DecodePlan(sum(sizes), 8 * sum(sizes) + 8 * max(sizes, default=0), frame_bytes(skeleton))
-    if plan.peak_bytes > limit:
-        raise BitstreamError(
-            f"{name}: decoding needs {format_bytes(plan.peak_bytes)} (a model of {plan.parameters} parameters, "
-            f"{format_bytes(plan.frame_bytes)} to render a frame), above the memory limit of "
-            f"{format_bytes(limit)}; give --max-memory if this machine has more")
+    plan = DecodePlan(sum(sizes), 8 * sum(sizes) + 8 * max(sizes, default=0), 0)
+    check_memory(plan, limit, name)  # the model's memory, before the tensors are decoded
     details: list[tuple[int, int, str, int]] = []
     stored = {}
     keys = list(shapes)
@@ -132,6 +128,8 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
     for record in iter_tensors(container.sections[b"TENS"], list(shapes.values()), name):
         stored[keys[len(stored)]] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
         details.append((record.size, record.coded, record.method, record.tensor.bits))
+    plan.frame_bytes = frame_bytes(skeleton)
+    check_memory(plan, limit, name)  # rendering's memory, before the model is built
     with torch.device("meta"):
         model = cls(config, decoder_only=True)
     model = model.to_empty(device="cpu")  # no initialisation: every stored tensor is loaded next
@@ -143,6 +141,14 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
     return Bitstream(name, container, model, info, {k: d[0] for k, d in zip(shapes, details)},
                      {k: d[1] for k, d in zip(shapes, details)}, {k: d[2] for k, d in zip(shapes, details)},
                      {k: d[3] for k, d in zip(shapes, details)}, plan, limit)
+
+
+def check_memory(plan: DecodePlan, limit: int, name: str) -> None:
+    if plan.peak_bytes > limit:
+        raise BitstreamError(
+            f"{name}: decoding needs {format_bytes(plan.peak_bytes)} (a model of {plan.parameters} parameters, "
+            f"{format_bytes(plan.frame_bytes)} to render a frame), above the memory limit of "
+            f"{format_bytes(limit)}; give --max-memory if this machine has more")
 
 
 def check_render_size(cls: type[INR], config: dict, header: dict, name: str) -> None:
