@@ -258,6 +258,8 @@ def _decode_ans(reader: Reader, table: np.ndarray, count: int) -> np.ndarray:
         raise reader.fail("has an empty ANS stream")
     words = np.frombuffer(reader.take(4 * nwords), dtype="<u4").astype(np.uint32)
     reader.payload += 4 * nwords
+    if words[-1] == 0:  # constriction's own check, made here so that it is one of ours
+        raise reader.fail("has an ANS stream ending in a zero word, which no coder writes")
     symbols = np.asarray(constriction.stream.stack.AnsCoder(words).decode(table_model(table), count), dtype=np.int32)
     if not np.array_equal(_ans(symbols, table), words):
         raise reader.fail(f"has an ANS stream of {nwords} words that does not code exactly {count} values "

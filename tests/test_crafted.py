@@ -91,6 +91,7 @@ CASES = {
     # unconsumed or missing ANS words
     "ANS words left over": lambda: nvc(HEADER, tens(HEADER, laplace(-2, 4, 0, 8, ans_words(3)))),
     "no ANS words": lambda: nvc(HEADER, tens(HEADER, categorical(-1, [1, 3583], []))),
+    "ANS stream ending in a zero word": lambda: nvc(HEADER, tens(HEADER, laplace(-100, 200, 0, 50, [7, 0]))),
     "one ANS word for 3584 values": lambda: nvc(HEADER, tens(HEADER, laplace(-100, 200, 0, 50, ans_words(1)))),
     # the rest
     "a byte after the last tensor": lambda: nvc(HEADER, tens(HEADER) + b"\0"),
