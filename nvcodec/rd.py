@@ -368,8 +368,11 @@ def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> lis
     for name, test in curves.items():
         if not _is_ours(name) or len(test["results"]["bpp"]) < 2:
             continue
-        row = {"curve": name, "model": test["meta"].get("setup", {}).get("model", name.removeprefix("nvcodec-")),
-               "budget": test["meta"].get("budget", "?")}
+        setup = test["meta"].get("setup", {})
+        model = setup.get("model", name.removeprefix("nvcodec-"))
+        if "model" in setup:  # which path made it: rate-aware fitting, or quantization after fitting
+            model += " rate-aware" if setup.get("method") == "rate-aware" else f" {setup.get('bits', 8)}-bit after fit"
+        row = {"curve": name, "model": model, "budget": test["meta"].get("budget", "?")}
         row.update({ref_name: bd_point(ref, test, metric) for ref_name, ref in anchors.items()})
         rows.append(row)
     return rows
