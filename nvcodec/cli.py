@@ -212,14 +212,17 @@ def cmd_info(args) -> int:
     s = load_bitstream(args.input)
     tensors = sum(s.tensor_bytes.values())
     coded = sum(s.coded_bytes.values())
+    counts = {k: t.numel() for k, t in s.model.stored_tensors().items()}
     report = {
         "file": s.path, "bytes": s.total_bytes, "bpp": s.bpp, "model": s.container.header["model"],
         "config": s.container.header["config"], "parameters": s.model.num_stored_parameters(),
         "width": s.info.width, "height": s.info.height, "frames": s.info.frames,
         "fps": f"{s.info.fps.numerator}/{s.info.fps.denominator}", "colour": f"{s.info.matrix}/{s.info.range}",
         "sections": s.container.section_sizes,
-        "tensors": {k: {"bytes": b, "coded_bytes": s.coded_bytes[k], "bits": s.bits[k], "coding": s.tensor_methods[k]}
+        "tensors": {k: {"bytes": b, "coded_bytes": s.coded_bytes[k], "bits": s.bits[k], "coding": s.tensor_methods[k],
+                        "values": counts[k], "bits_per_value": 8 * b / max(counts[k], 1)}
                     for k, b in s.tensor_bytes.items()},
+        "bits_per_parameter": 8 * tensors / max(sum(counts.values()), 1),
         "coded_bytes": coded, "side_info_bytes": tensors - coded, "container_bytes": s.total_bytes - tensors,
         "overhead_bytes": s.total_bytes - coded,
     }
@@ -231,9 +234,9 @@ def cmd_info(args) -> int:
     print(f"  model   {report['model']}, {report['parameters']} parameters, config {json.dumps(report['config'])}")
     print("  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
     print(f"  tensors  {tensors} B: {coded} B coded values + {tensors - coded} B side information "
-          "(bits, quantization steps, entropy models)")
+          f"(bits, quantization steps, entropy models); {report['bits_per_parameter']:.2f} bits a parameter")
     for k, v in report["tensors"].items():
-        print(f"    {k:32s} {v['bytes']:9d} B  {v['bits']:2d} bits  {v['coding']}")
+        print(f"    {k:32s} {v['bytes']:9d} B  {v['bits_per_value']:5.2f} bits/value  {v['bits']:2d}-bit range  {v['coding']}")
     print(f"  overhead {report['overhead_bytes']} B = {100 * report['overhead_bytes'] / s.total_bytes:.1f}% of the file: "
           f"side information {tensors - coded} B + container {report['container_bytes']} B "
           "(magic, version, header, section framing and CRCs)")

@@ -25,7 +25,6 @@ from torch import nn
 
 from .entropy import QuantizedArray, scale_layout
 
-MODES = ("float", "soft", "hard")
 #: the largest integer a quantized value may take (16-bit codes); the rate keeps them far smaller
 QMAX = 2 ** 15 - 1
 _LN2 = math.log(2.0)
@@ -62,6 +61,7 @@ class TensorQuantizer(nn.Module):
         self.shape = tuple(tensor.shape)
         self.groups, self.rows_per_group = scale_layout(self.shape)
         rows = self._rows(tensor.detach().float())
+        self.rows = len(rows)
         peak = rows.abs().amax(dim=1) if rows.numel() else torch.zeros(len(rows))
         padded = nn.functional.pad(peak, (0, self.groups * self.rows_per_group - len(peak)))
         group_peak = padded.view(self.groups, self.rows_per_group).amax(dim=1)
@@ -78,8 +78,7 @@ class TensorQuantizer(nn.Module):
         if stored:
             s16 = s.to(torch.float16).float().clamp_min(2.0 ** -24)
             s = s + (s16 - s).detach()
-        rows = len(self._rows(torch.empty(self.shape, device="meta")))
-        return s.repeat_interleave(self.rows_per_group)[:rows, None]
+        return s.repeat_interleave(self.rows_per_group)[:self.rows, None]
 
     def forward(self, w: torch.Tensor, mode: str, alpha: float = 0.0,
                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +103,7 @@ class TensorQuantizer(nn.Module):
     @torch.no_grad()
     def export(self, w: torch.Tensor) -> QuantizedArray:
         steps16 = self.log_step.exp().to(torch.float16).clamp_min(2.0 ** -24)
-        step = steps16.float().repeat_interleave(self.rows_per_group)[:len(self._rows(w)), None]
+        step = steps16.float().repeat_interleave(self.rows_per_group)[:self.rows, None]
         q = torch.round(self._rows(w.detach().float().cpu()) / step.cpu()).clamp(-QMAX, QMAX).to(torch.int32)
         peak = int(q.abs().max()) if q.numel() else 0
         bits = max(2, peak.bit_length() + 1)

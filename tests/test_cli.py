@@ -1,4 +1,5 @@
 """The nvcodec command end to end, and every bad input: one line, exit code 2, nothing half-written."""
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def test_encode_decode_info_end_to_end(tmp_path, tiny_clip, capsys):
     out = capsys.readouterr().out
     assert f"{nvc.stat().st_size} bytes" in out
     assert "overhead" in out and "nerv" in out
+
+
+def test_info_json_bits_per_parameter(tiny_nvc, capsys):
+    path, _ = tiny_nvc
+    assert main(["info", path, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    tensors = report["tensors"].values()
+    assert sum(t["values"] for t in tensors) == report["parameters"]
+    total_bits = 8 * sum(t["bytes"] for t in tensors)
+    assert report["bits_per_parameter"] == pytest.approx(total_bits / report["parameters"])
+    assert all(t["bits_per_value"] == pytest.approx(8 * t["bytes"] / t["values"]) for t in tensors)
 
 
 def test_info_sections_add_up(tiny_nvc):
