@@ -72,6 +72,11 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("--quality", type=int, default=None, metavar="N",
                      help="rate-aware fitting at quality N, 0 (best, most bits) to 51, like x264's CRF "
                           "(default 24): loss = MSE + lambda(N) * bits per pixel, lambda doubling every 3 steps")
+    enc.add_argument("--target-bpp", type=float, default=None, metavar="X",
+                     help="instead of --quality: rate control, the file lands near X bits per pixel (lambda is "
+                          "steered while fitting; the size defaults to the target's bits / 4)")
+    enc.add_argument("--target-size", type=parse_count, default=None, metavar="BYTES",
+                     help="instead of --quality: rate control to a file of about this many bytes, e.g. 60k")
     enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default: from the quality, 95k at 24), or a "
                      "preset: xs, s, m for every model; nerv-s/m/l for nerv; hnerv-0.35m/0.75m/1.5m/3m for hnerv")
     enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
@@ -167,28 +172,39 @@ def cmd_encode(args) -> int:
     cfg = FitConfig(epochs=args.epochs, time_budget=budget, seed=args.seed, device=args.device,
                     bf16=False if args.no_bf16 else None, checkpoint=checkpoint,
                     checkpoint_every=args.checkpoint_every, resume=args.resume, quiet=args.quiet, **options)
+    if args.target_bpp is not None and args.target_size is not None:
+        raise InputError("give --target-bpp or --target-size, not both")
+    if isinstance(args.target_size, str) or (args.target_size is not None and args.target_size <= 0):
+        raise InputError(f"--target-size {args.target_size}: expected a positive number of bytes, e.g. 60k")
     video = read_video(args.input, frames=frames, size=size)
+    target_bpp = args.target_bpp
+    if args.target_size is not None:
+        target_bpp = video.info.bpp(args.target_size)
     if not args.quiet:
         i = video.info
         print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps", file=sys.stderr)
     result = encode_video(video, output, model=args.model or DEFAULT_MODEL, params=args.params, quality=args.quality,
-                          bits=args.bits, fit_config=cfg)
+                          bits=args.bits, target_bpp=target_bpp, fit_config=cfg)
     if checkpoint and Path(checkpoint).exists():
         os.remove(checkpoint)  # the encode finished: nothing is left to resume
     summary = {"output": result.output, "model": result.model, "parameters": result.parameters,
                "bytes": result.bytes, "bpp": round(result.bpp, 5), "psnr_rgb": round(result.psnr, 3),
                "psnr_rgb_before_quantization": round(result.psnr_float, 3), "epochs": result.fit.epochs,
-               "encode_s": round(result.encode_s, 2), "quality": result.quality}
+               "encode_s": round(result.encode_s, 2), "quality": result.quality, "target_bpp": result.target_bpp}
     if result.estimated_bits is not None:
         summary.update(estimated_bytes=round(result.estimated_bits / 8), coded_value_bytes=result.coded_bits // 8)
+    if result.target_bpp is not None and abs(result.bpp / result.target_bpp - 1) > 0.1:
+        print(f"nvcodec: note: {result.output} landed at {result.bpp:.4f} bpp, {100 * (result.bpp / result.target_bpp - 1):+.0f} % "
+              "off the target: the model's smallest size or the time budget did not allow closer", file=sys.stderr)
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"wrote {result.output}: {result.bytes} bytes, {result.bpp:.4f} bpp, PSNR-RGB {result.psnr:.2f} dB "
               f"({result.psnr_float:.2f} before quantization), {result.model} {result.parameters} parameters, "
               f"{result.fit.epochs} epochs in {result.encode_s:.1f} s"
-              + ("" if result.quality is None else f"; quality {result.quality}: the loss saw "
-                 f"{result.estimated_bits / 8:.0f} bytes of coded values, the file holds {result.coded_bits // 8}"))
+              + ("" if result.estimated_bits is None else
+                 (f"; quality {result.quality}" if result.quality is not None else f"; target {result.target_bpp:g} bpp")
+                 + f": the loss saw {result.estimated_bits / 8:.0f} bytes of coded values, the file holds {result.coded_bits // 8}"))
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ import torch
 
 from .bitstream import write_container
 from .decoder import load_bitstream, render
-from .entropy import pack_tensors
+from .entropy import pack_tensors, scale_count
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
 from .io import Video, VideoInfo, check_writable, read_video, write_atomic
@@ -38,6 +39,16 @@ def default_params(quality: Optional[int]) -> int:
 
 
 PARAMS_AT_DEFAULT_QUALITY = 95_000
+#: rate control's default size: the bits a parameter took at quality 24 on carphone, bunny and
+#: bikes were 3.0, 4.6 and 5.4 (bench/results/*/nvcodec-nerv-rd-120s.json)
+TARGET_BITS_PER_PARAM = 4.0
+
+
+def side_information_bytes(model: INR, info: VideoInfo) -> int:
+    """About what a file of ``model`` spends besides coded values: header and framing, a float16
+    step per group and a few bytes of entropy model per tensor."""
+    header = len(json.dumps(header_for(model, info)))
+    return header + 64 + sum(2 * scale_count(t.shape) + 8 for t in model.stored_tensors().values())
 
 
 @dataclass
@@ -57,6 +68,7 @@ class EncodeResult:
     #: bits the file spends on those values (without side information: steps, entropy models)
     estimated_bits: Optional[float] = None
     coded_bits: Optional[int] = None
+    target_bpp: Optional[float] = None
 
 
 def check_output(path: str | os.PathLike) -> Path:
@@ -104,20 +116,26 @@ def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateMode
 
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
                  params: Optional[int | str] = None, quality: Optional[int] = None, bits: Optional[int] = None,
-                 fit_config: Optional[FitConfig] = None, model_options: Optional[dict[str, Any]] = None) -> EncodeResult:
+                 target_bpp: Optional[float] = None, fit_config: Optional[FitConfig] = None,
+                 model_options: Optional[dict[str, Any]] = None) -> EncodeResult:
     """Fit a model to ``video``, compress it, and write the .nvc file atomically.
 
     ``quality`` (0 best .. 51, default DEFAULT_QUALITY): rate-aware fitting, loss = MSE +
     lambda(quality) * bpp, with learned quantization steps. ``bits`` instead: fit in float,
-    then quantize to that many bits (the post-training path). ``params``: the network's size
-    (default: from the quality, see default_params)."""
+    then quantize to that many bits (the post-training path). ``target_bpp`` instead: rate
+    control, lambda steered during fitting so that the file lands near that many bits per pixel
+    (the size then defaults to the target's bits / TARGET_BITS_PER_PARAM). ``params``: the
+    network's size (default: from the quality, see default_params)."""
     began = time.perf_counter()
     output = check_output(output)
-    if bits is not None and quality is not None:
-        raise InputError("give a quality (rate-aware fitting) or bits (quantization after fitting), not both")
+    if sum(x is not None for x in (bits, quality, target_bpp)) > 1:
+        raise InputError("give one of a quality, a target rate (rate-aware fitting) or bits (quantization after "
+                         "fitting), not several")
+    if target_bpp is not None and not 0 < target_bpp <= 24:
+        raise InputError(f"target {target_bpp} bpp: give a rate above 0 and at most 24 bits per pixel")
     if bits is not None and not 2 <= bits <= 16:
         raise InputError(f"bits {bits}: choose 2 to 16")
-    if bits is None and quality is None:
+    if bits is None and quality is None and target_bpp is None:
         quality = DEFAULT_QUALITY
     try:
         check_quality(quality)
@@ -127,8 +145,10 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     if quality is not None:
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(quality))
     info = video.info
+    pixels = info.frames * info.width * info.height
     if params is None:
-        params = default_params(quality)
+        params = default_params(quality) if target_bpp is None else int(
+            min(max(target_bpp * pixels / TARGET_BITS_PER_PARAM, 2_000), 3_000_000))
     cls = model_class(model)
     if isinstance(params, str):
         if params not in cls.presets:
@@ -136,6 +156,12 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         params = cls.presets[params]
     torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed
     net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
+    if target_bpp is not None:  # steer the coded values to the target less the side information
+        values_bpp = (target_bpp * pixels - 8 * side_information_bytes(net, info)) / pixels
+        if values_bpp <= 0:
+            raise InputError(f"target {target_bpp} bpp: below what the file's side information alone takes "
+                             f"({side_information_bytes(net, info)} bytes for this model); aim higher or give fewer --params")
+        cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(DEFAULT_QUALITY), target_bpp=values_bpp)
     result = fit(net, video.frames, cfg)
     net.to("cpu")
     with torch.no_grad():
@@ -150,7 +176,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         coded = 8 * sum(load_bitstream(data, os.fspath(output)).coded_bytes[n] for n in result.rate.names)
     return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), len(data),
                         info.bpp(len(data)), psnr, psnr_float,
-                        time.perf_counter() - began, result, info, quality, estimated, coded)
+                        time.perf_counter() - began, result, info, quality, estimated, coded, target_bpp)
 
 
 def encode(source: str | os.PathLike, output: str | os.PathLike, *,

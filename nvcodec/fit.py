@@ -49,6 +49,9 @@ class FitConfig:
     quant_start: float = 0.3
     hard_start: float = 0.92
     step_lr: float = 10.0  # the learning rate of the quantization steps (log scale), relative to lr
+    #: rate control: steer lambda (from rate_lambda on) so that the rate the loss sees lands on
+    #: this many bits per pixel (of the coded values; the caller leaves room for side information)
+    target_bpp: Optional[float] = None
 
     def __post_init__(self):
         if self.epochs is None and self.time_budget is None:
@@ -64,6 +67,13 @@ class FitResult:
     psnr: float  # PSNR-RGB of the last epoch (training batches; quantized where the plan had it so)
     history: list[dict] = field(default_factory=list)
     rate: Optional["RateModel"] = None  # the learned quantization of rate-aware fitting
+    rate_lambda: Optional[float] = None  # the rate weight at the end (rate control moves it)
+
+
+def steer_lambda(lam: float, bpp: float, target: float, gain: float = 0.05) -> float:
+    """One step of rate control: lambda times (bpp / target)^gain, within 1e-7..1e4. A rate twice
+    the target doubles lambda in 20 steps; the rate estimate is what the file spends (within ~2 %)."""
+    return float(min(max(lam * (max(bpp, 1e-9) / target) ** gain, 1e-7), 1e4))
 
 
 def plan_stage(cfg: FitConfig, progress: float) -> tuple[str, float]:
@@ -127,8 +137,9 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     start_epoch, spent = 0, 0.0
     history: list[dict] = []
     rate: Optional[RateModel] = None
+    lam: Optional[float] = None  # the rate weight now (rate control moves it)
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
-        start_epoch, spent, history, rate = load_checkpoint(cfg.checkpoint, model, optimizer)
+        start_epoch, spent, history, rate, lam = load_checkpoint(cfg.checkpoint, model, optimizer)
 
     steps = math.ceil(n / cfg.batch_size)
     total = cfg.epochs if cfg.epochs is not None else None
@@ -146,6 +157,7 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         return p
 
     pixels = n * height * width  # bits per pixel of the whole video
+    lam = lam if lam is not None else cfg.rate_lambda
     model.train()
     while progress(epoch) < 1.0:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
@@ -171,7 +183,9 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             out = out[..., :height, :width].float()
             loss = loss_fn(cfg.loss, out, target)
             if bits is not None:
-                loss = loss + cfg.rate_lambda * bits.float() / pixels
+                loss = loss + lam * bits.float() / pixels
+                if cfg.target_bpp is not None:  # more bits than the target: a larger lambda, and back
+                    lam = steer_lambda(lam, float(bits.detach()) / pixels, cfg.target_bpp)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -183,35 +197,36 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
                   "seconds": round(time.perf_counter() - began, 2), "mode": mode}
         if bits is not None:
             record["bpp"] = round(float(bits.detach()) / pixels, 5)
+            record["lambda"] = lam
         history.append(record)
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr:.2f}")
         if on_epoch is not None:
             on_epoch(epoch, record)
         if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate)
+            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam)
     bar.close()
     model.eval()
     model.to(memory_format=torch.contiguous_format)
     seconds = time.perf_counter() - began
     if cfg.checkpoint:
-        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history, rate)
-    return FitResult(epoch, seconds, psnr, history, rate)
+        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history, rate, lam)
+    return FitResult(epoch, seconds, psnr, history, rate, lam)
 
 
 def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list,
-                    rate: Optional[RateModel] = None) -> None:
+                    rate: Optional[RateModel] = None, lam: Optional[float] = None) -> None:
     """Everything needed to go on fitting, written atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     state = {"model": model.name, "config": model.config, "weights": model.state_dict(),
              "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds, "history": history,
-             "rate": None if rate is None else rate.state_dict()}
+             "rate": None if rate is None else rate.state_dict(), "lambda": lam}
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list, Optional[RateModel]]:
+def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list, Optional[RateModel], Optional[float]]:
     # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("model") != model.name or state.get("config") != model.config:
@@ -223,4 +238,4 @@ def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list,
         rate.load_state_dict(state["rate"])
         optimizer.add_param_group({"params": list(rate.parameters()), "lr": optimizer.param_groups[0]["lr"]})  # lr and lr_scale come from the saved state
     optimizer.load_state_dict(state["optimizer"])
-    return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate
+    return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda")

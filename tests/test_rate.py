@@ -75,7 +75,7 @@ def test_lower_quality_number_spends_more_bits_and_rates_agree(tmp_path, tiny_vi
 def test_quality_and_bits_are_exclusive(tmp_path, tiny_video):
     from nvcodec.errors import InputError
 
-    with pytest.raises(InputError, match="not both"):
+    with pytest.raises(InputError, match="not several"):
         encode_video(tiny_video, tmp_path / "x.nvc", quality=20, bits=8, fit_config=TINY_FIT)
     with pytest.raises(InputError, match="quality 70"):
         encode_video(tiny_video, tmp_path / "x.nvc", quality=70, fit_config=TINY_FIT)
@@ -108,3 +108,28 @@ def test_a_rate_aware_fit_resumes_to_the_same_weights(tmp_path, tiny_video):
     assert result.rate is not None and result.epochs == 10
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_rate_control_lands_on_the_target(tmp_path):
+    from conftest import make_video
+
+    video = make_video(64, 48, 8)
+    r = encode_video(video, tmp_path / "t.nvc", target_bpp=2.0, fit_config=replace(TINY_FIT, epochs=30))
+    assert r.target_bpp == 2.0 and r.quality is None
+    assert r.bpp == pytest.approx(2.0, rel=0.10)  # the file's own size
+    assert (tmp_path / "t.nvc").stat().st_size == r.bytes
+    assert r.fit.rate_lambda != pytest.approx(0.01)  # lambda was steered away from its start
+
+
+def test_rate_control_errors(tmp_path, tiny_video):
+    from nvcodec.cli import main
+    from nvcodec.errors import InputError
+
+    with pytest.raises(InputError, match="not several"):
+        encode_video(tiny_video, tmp_path / "x.nvc", quality=20, target_bpp=0.1, fit_config=TINY_FIT)
+    with pytest.raises(InputError, match="above 0"):
+        encode_video(tiny_video, tmp_path / "x.nvc", target_bpp=-1, fit_config=TINY_FIT)
+    with pytest.raises(InputError, match="side information"):
+        encode_video(tiny_video, tmp_path / "x.nvc", target_bpp=0.001, fit_config=TINY_FIT)
+    assert main(["encode", "carphone", "-o", str(tmp_path / "y.nvc"), "--target-bpp", "0.1", "--target-size", "5k"]) == 2
+    assert not (tmp_path / "y.nvc").exists()
