@@ -2,16 +2,22 @@
 frame a call so that a frame's bytes never depend on its batch). Interleaved runs, medians.
 
     python bench/render_batch.py nerv 320 180 132 100000 [--reps 5] [--threads 1]
+
+Each run is added to bench/results/render-batch.json (with provenance).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
+from nvcodec.io import write_atomic
 from nvcodec.models import model_class
+from nvcodec.provenance import provenance
 
 
 def main() -> None:
@@ -45,6 +51,13 @@ def main() -> None:
     b8, b1 = statistics.median(runs[8]), statistics.median(runs[1])
     print(f"{a.model} {a.width}x{a.height}, {model.num_stored_parameters()} parameters, {torch.get_num_threads()} "
           f"threads: batches of 8 {b8:.1f} frames/s, one frame a call {b1:.1f} frames/s ({100 * (b1 / b8 - 1):+.0f}%)")
+    path = Path("bench/results/render-batch.json")
+    runs_so_far = json.loads(path.read_text())["runs"] if path.exists() else []
+    runs_so_far.append({"model": a.model, "size": [a.width, a.height], "frames": a.frames,
+                        "parameters": model.num_stored_parameters(), "threads": torch.get_num_threads(),
+                        "reps": a.reps, "fps_batch8": runs[8], "fps_one": runs[1], "median_batch8": b8,
+                        "median_one": b1, "provenance": provenance()})
+    write_atomic(path, (json.dumps({"runs": runs_so_far}, indent=1) + "\n").encode())
 
 
 if __name__ == "__main__":
