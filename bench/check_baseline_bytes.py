@@ -11,28 +11,13 @@ must match the results JSON within 2 %. Output: bench/results/<clip>/baseline-by
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from pathlib import Path
 
-import av
-
 from nvcodec import baseline, rd
 from nvcodec.io import read_video, write_atomic
 from nvcodec.provenance import provenance
-
-
-def strip_with_ffmpeg(raw: bytes) -> bytes:
-    out = io.BytesIO()
-    with av.open(io.BytesIO(raw), format="h264") as src, av.open(out, "w", format="h264") as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        bsf = av.BitStreamFilterContext("filter_units=remove_types=6", src.streams.video[0])
-        for packet in src.demux(video=0):
-            for p in bsf.filter(packet if packet.size else None):
-                p.stream = stream
-                dst.mux(p)
-    return out.getvalue()
 
 
 def independent_bytes(video, curve: rd.Baseline, crf: int) -> int:
@@ -40,7 +25,7 @@ def independent_bytes(video, curve: rd.Baseline, crf: int) -> int:
     if curve.library == "libx265":
         options["x265-params"] += ":info=0"
         return len(baseline.encode_raw(video, curve.library, options)[0])
-    return len(strip_with_ffmpeg(baseline.encode_raw(video, curve.library, options)[0]))
+    return len(baseline.drop_sei_with_ffmpeg(baseline.encode_raw(video, curve.library, options)[0]))
 
 
 def main() -> int:

@@ -103,6 +103,22 @@ def drop_informational_sei(data: bytes, codec: str) -> tuple[bytes, int]:
     return out, len(data) - len(out)
 
 
+def drop_sei_with_ffmpeg(data: bytes) -> bytes:
+    """An H.264 stream without any SEI NAL unit, by FFmpeg's own ``filter_units`` bitstream filter:
+    a route independent of our parser, to check drop_informational_sei against."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(io.BytesIO(data), format="h264") as src, av.open(out, "w", format="h264") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        bsf = av.BitStreamFilterContext("filter_units=remove_types=6", src.streams.video[0])
+        for packet in src.demux(video=0):
+            for p in bsf.filter(packet if packet.size else None):
+                p.stream = stream
+                dst.mux(p)
+    return out.getvalue()
+
+
 # ---------------------------------------------------------------------------- x264's uninitialised reads
 @contextlib.contextmanager
 def _fixed_fresh_memory(byte: int = 0x55) -> Iterator[None]:

@@ -100,9 +100,9 @@ def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float
     return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
 
 
-def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateModel] = None) -> tuple[bytes, dict[str, int]]:
+def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateModel] = None) -> bytes:
     """Quantize ``model`` in place (it becomes what the decoder will rebuild) and return the
-    file's bytes and the bytes of each tensor. With ``rate`` (a rate-aware fit), the tensors it
+    file's bytes. With ``rate`` (a rate-aware fit), the tensors it
     trained go in as the integers and steps it learned; the others are quantized to ``bits``."""
     model.to(device="cpu", dtype=torch.float32)
     learned = rate.export(model) if rate is not None else {}
@@ -110,8 +110,8 @@ def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateMode
     quantized = {**quantize_tensors({k: v for k, v in stored.items() if k not in learned}, bits), **learned}
     quantized = {k: quantized[k] for k in stored}  # the file's order
     model.load_stored(dequantize_tensors(quantized))
-    payload, sizes = pack_tensors(list(quantized.values()))
-    return write_container(header_for(model, info), payload), dict(zip(quantized, sizes))
+    payload, _ = pack_tensors(list(quantized.values()))
+    return write_container(header_for(model, info), payload)
 
 
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
@@ -157,10 +157,11 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed
     net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
     if target_bpp is not None:  # steer the coded values to the target less the side information
-        values_bpp = (target_bpp * pixels - 8 * side_information_bytes(net, info)) / pixels
+        side = side_information_bytes(net, info)
+        values_bpp = (target_bpp * pixels - 8 * side) / pixels
         if values_bpp <= 0:
             raise InputError(f"target {target_bpp} bpp: below what the file's side information alone takes "
-                             f"({side_information_bytes(net, info)} bytes for this model); aim higher or give fewer --params")
+                             f"({side} bytes for this model); aim higher or give fewer --params")
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(DEFAULT_QUALITY), target_bpp=values_bpp)
     result = fit(net, video.frames, cfg)
     net.to("cpu")
@@ -168,7 +169,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         net.prepare_storage(torch.from_numpy(video.frames))
     psnr_float = psnr_of(net, video)
     estimated = result.rate.bits(net) if result.rate is not None else None
-    data, sizes = compress(net, info, bits or 8, result.rate)
+    data = compress(net, info, bits or 8, result.rate)
     write_atomic(output, data)
     psnr = psnr_of(net, video)
     coded = None

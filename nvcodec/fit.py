@@ -163,11 +163,12 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
         sum_mse = 0.0
         for step in range(steps):
+            now = progress(epoch + step / steps)
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(progress(epoch + step / steps), cfg.warmup)
+                group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(now, cfg.warmup)
             index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size].to(device)
             target = to_batch(frames, index, cfg.channels_last)
-            mode, alpha = plan_stage(cfg, progress(epoch + step / steps))
+            mode, alpha = plan_stage(cfg, now)
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
                 rate = RateModel(model, trained_stored_names(model)).to(device)
                 optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,

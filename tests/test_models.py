@@ -54,7 +54,7 @@ def test_bitstream_roundtrip_per_model(tmp_path, name):
     model = _fitted(name, video)
     info = video.info
     expected = quantize_tensors(model.stored_tensors(), 8)
-    data, _ = compress(model, info)
+    data = compress(model, info)
     mine = render_all(model, info)
     shapes = [q.values.shape for q in expected.values()]
     decoded, _ = unpack_tensors(read_container(data).sections[b"TENS"], shapes, "t")
@@ -77,7 +77,7 @@ def test_hnerv_stores_embeddings_not_its_encoder(tmp_path):
     assert model.num_stored_parameters() == sum(p.numel() for k, p in model.state_dict().items()
                                                 if not k.startswith("encoder."))
     # the decoder's model has no encoder at all, and the file holds only the stored tensors' values
-    data, _ = compress(model, video.info)
+    data = compress(model, video.info)
     stream = load_bitstream(data)
     assert stream.model.encoder is None
     assert set(stream.tensor_bytes) == set(stored)
@@ -90,7 +90,7 @@ def test_hnerv_embeddings_roundtrip_exactly():
     assert expected.values.shape[1] == 6  # stored as (d, frames, h0, w0): steps go per embedding channel
     assert expected.scales.size == scale_count(expected.values.shape)
     assert scale_layout((16, 132, 2, 4)) == (16, 1)  # at a real size, one step a channel
-    data, _ = compress(model, video.info)
+    data = compress(model, video.info)
     stream = load_bitstream(data)
     assert torch.equal(stream.model.embeddings, model.embeddings)
     assert torch.count_nonzero(stream.model.embeddings) > 0

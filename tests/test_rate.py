@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.decoder import decode_frames
 from nvcodec.encoder import encode_video
 from nvcodec.entropy import laplace_table, table_bits
 from nvcodec.fit import FitConfig, fit, plan_stage
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import model_class
 from nvcodec.quant import dequantize_tensor
-from nvcodec.rate import RateModel, TensorQuantizer, laplace_bits, laplace_decay, soft_round, trained_stored_names
+from nvcodec.rate import TensorQuantizer, laplace_bits, laplace_decay, soft_round
 
 from conftest import TINY_FIT
 

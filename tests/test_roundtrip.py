@@ -20,7 +20,7 @@ def test_decoder_integers_and_frames_equal_the_encoders(tmp_path, tiny_video):
     model = cls(cls.configure(info.width, info.height, info.frames, 3000))
     fit(model, tiny_video.frames, TINY_FIT)
     expected_ints = quantize_tensors(model.stored_tensors(), 8)
-    data, _ = compress(model, info, bits=8)  # the model now holds the dequantized weights
+    data = compress(model, info, bits=8)  # the model now holds the dequantized weights
     encoder_frames = render_all(model, info)
 
     c = read_container(data)
