@@ -174,12 +174,14 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
                 optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,
                                            "lr_scale": cfg.step_lr})
             frames_in = target if model.needs_frames else None
+            params, bits = None, None
+            if mode != "float":  # in float32, outside autocast: the steps and the rate stay exact
+                noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * steps + step)
+                params, bits = rate.quantized_parameters(model, mode, alpha, noise)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                if mode == "float":
-                    out, bits = model(index, frames_in), None
+                if params is None:
+                    out = model(index, frames_in)
                 else:
-                    noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * steps + step)
-                    params, bits = rate.quantized_parameters(model, mode, alpha, noise)
                     out = torch.func.functional_call(model, params, (index, frames_in), strict=False)
             out = out[..., :height, :width].float()
             loss = loss_fn(cfg.loss, out, target)
@@ -236,7 +238,11 @@ def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list,
     rate = None
     if state.get("rate") is not None:  # a rate-aware fit that had begun quantizing
         rate = RateModel(model, trained_stored_names(model))
-        rate.load_state_dict(state["rate"])
+        try:
+            rate.load_state_dict(state["rate"])
+        except RuntimeError:
+            raise InputError(f"{path}: checkpoint from another version of nvcodec's rate-aware fitting; "
+                             "delete it or drop --resume") from None
         optimizer.add_param_group({"params": list(rate.parameters()), "lr": optimizer.param_groups[0]["lr"]})  # lr and lr_scale come from the saved state
     optimizer.load_state_dict(state["optimizer"])
     return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda")

@@ -1,6 +1,6 @@
 """Rate-aware quantization while fitting: learned steps, soft rounding, and a differentiable rate.
 
-Every stored tensor that the fitting trains gets a ``TensorQuantizer``: a learned step per group
+Every stored tensor that the fitting trains gets (in ``RateModel``) a learned step per group
 of output channels (the layout the file uses, ``scale_layout``), and a rate in bits under a
 zero-centred Laplace over its integers, the kind of model the entropy coder then uses
 (``entropy.laplace_table``), so the rate the loss sees and the bytes the file spends agree.
@@ -27,6 +27,7 @@ from .entropy import QuantizedArray, scale_layout
 
 #: the largest integer a quantized value may take (16-bit codes); the rate keeps them far smaller
 QMAX = 2 ** 15 - 1
+NOISE_SEED = 20231  # the noise pool is the same on every run; the seed of a fit picks its windows
 _LN2 = math.log(2.0)
 
 
@@ -46,95 +47,141 @@ def laplace_decay(mean_abs: torch.Tensor) -> torch.Tensor:
     return ((1 + m * m).sqrt() - 1) / m
 
 
-def laplace_bits(q: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Bits of each value ``q`` under the discrete Laplace of decay ``r``, the family the entropy
-    coder uses (entropy.laplace_table); smooth in q, so noisy and soft-rounded values have one."""
+def laplace_bits(count: torch.Tensor, abs_sum: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Bits of ``count`` values whose magnitudes sum to ``abs_sum`` under the discrete Laplace of
+    decay ``r``, the family the entropy coder uses (entropy.laplace_table); smooth in the values,
+    so noisy and soft-rounded ones have a rate too."""
     r = r.clamp(1e-6, 1 - 1e-6)
-    return (-torch.log((1 - r) / (1 + r)) - q.abs() * torch.log(r)) / _LN2
+    return (-count * torch.log((1 - r) / (1 + r)) - abs_sum * torch.log(r)) / _LN2
 
 
-class TensorQuantizer(nn.Module):
-    """Learned quantization of one tensor: w_hat = step_g * Q(w / step_g), a step per group."""
+def _segment_sums(x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Sums of the consecutive runs of ``x`` that end (inclusive) at ``ends``: one cumulative sum
+    (in float64, exact enough) instead of a scatter, which is several times slower on a CPU."""
+    c = torch.cumsum(x.double(), 0)[ends]
+    return torch.diff(c, prepend=c.new_zeros(1)).to(x.dtype)
 
-    def __init__(self, tensor: torch.Tensor, init_bits: int = 8):
-        super().__init__()
-        self.shape = tuple(tensor.shape)
-        self.groups, self.rows_per_group = scale_layout(self.shape)
-        rows = self._rows(tensor.detach().float())
-        self.rows = len(rows)
-        peak = rows.abs().amax(dim=1) if rows.numel() else torch.zeros(len(rows))
-        padded = nn.functional.pad(peak, (0, self.groups * self.rows_per_group - len(peak)))
-        group_peak = padded.view(self.groups, self.rows_per_group).amax(dim=1)
-        step = (group_peak / (2 ** (init_bits - 1) - 1)).clamp_min(1e-6)
-        self.log_step = nn.Parameter(step.log())
 
-    def _rows(self, t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(self.shape[0] if len(self.shape) >= 2 else 1, -1)
-
-    def step(self, stored: bool = False) -> torch.Tensor:
-        """The step of each row (rows, 1); ``stored``: rounded to float16 as the file keeps it,
-        with a straight-through gradient."""
-        s = self.log_step.exp()
-        if stored:
-            s16 = s.to(torch.float16).float().clamp_min(2.0 ** -24)
-            s = s + (s16 - s).detach()
-        return s.repeat_interleave(self.rows_per_group)[:self.rows, None]
-
-    def forward(self, w: torch.Tensor, mode: str, alpha: float = 0.0,
-                generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(w_hat, q): the weights the network uses and the (soft) integers the rate is taken on.
-        ``generator``: where the soft mode's noise comes from (a resumed fit draws the same)."""
-        rows = self._rows(w)
-        step = self.step(stored=(mode == "hard"))
-        q = rows / step
-        if mode == "soft":
-            noise = torch.rand(q.shape, generator=generator, dtype=q.dtype).to(q.device) - 0.5
-            q = soft_round(q, alpha) + noise
-        elif mode == "hard":
-            q = q + (torch.round(q).clamp(-QMAX, QMAX) - q).detach()
-        return (q * step).reshape(self.shape), q
+class _Spread(torch.autograd.Function):
+    """values[index] for a sorted ``index`` whose runs end at ``ends``; its gradient is the runs' sums."""
 
     @staticmethod
-    def rate(q: torch.Tensor) -> torch.Tensor:
-        """Bits of ``q`` under the discrete Laplace fitted to it by maximum likelihood (what the
-        coder will also fit); no gradient flows through the fit."""
-        return laplace_bits(q, laplace_decay(q.detach().abs().mean())).sum()
+    def forward(ctx, values, index, ends):
+        ctx.save_for_backward(ends)
+        return values.index_select(0, index)
 
-    @torch.no_grad()
-    def export(self, w: torch.Tensor) -> QuantizedArray:
-        steps16 = self.log_step.exp().to(torch.float16).clamp_min(2.0 ** -24)
-        step = steps16.float().repeat_interleave(self.rows_per_group)[:self.rows, None]
-        q = torch.round(self._rows(w.detach().float().cpu()) / step.cpu()).clamp(-QMAX, QMAX).to(torch.int32)
-        peak = int(q.abs().max()) if q.numel() else 0
-        bits = max(2, peak.bit_length() + 1)
-        return QuantizedArray(q.reshape(self.shape).numpy(), steps16.cpu().numpy(), bits)
+    @staticmethod
+    def backward(ctx, grad):
+        (ends,) = ctx.saved_tensors
+        return _segment_sums(grad, ends), None, None
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    """A tensor as the file's rows: output channels along axis 0 (a vector is one row)."""
+    return t.reshape(t.shape[0] if t.dim() >= 2 else 1, -1)
 
 
 class RateModel(nn.Module):
-    """The quantizers of every stored tensor a model trains; the others (HNeRV's embeddings,
-    made by its encoder after fitting) are quantized after fitting, as before."""
+    """Learned quantization of the stored tensors a model trains: w_hat = step * Q(w / step), a
+    step per group of output channels (``scale_layout``, as the file keeps them), and the rate of
+    the integers under a Laplace per tensor fitted to them.
+
+    All tensors are handled as one flat vector, so a step costs a handful of operations whatever
+    the number of tensors. The others (HNeRV's embeddings, made by its encoder after fitting) are
+    quantized after fitting, as before."""
 
     def __init__(self, model: nn.Module, names: list[str], init_bits: int = 8):
         super().__init__()
         params = dict(model.named_parameters())
         self.names = list(names)
-        self.quantizers = nn.ModuleList(TensorQuantizer(params[n], init_bits) for n in self.names)
+        self.shapes = [tuple(params[n].shape) for n in self.names]
+        self.sizes = [params[n].numel() for n in self.names]
+        steps, group_of, offset = [], [], 0
+        for i, name in enumerate(self.names):
+            rows = _rows(params[name].detach().float().cpu())
+            groups, per_group = scale_layout(self.shapes[i])
+            row_group = torch.arange(len(rows)) // per_group
+            peak = rows.abs().amax(dim=1) if rows.numel() else torch.zeros(len(rows))
+            group_peak = torch.zeros(groups).scatter_reduce(0, row_group, peak, "amax")
+            steps.append((group_peak / (2 ** (init_bits - 1) - 1)).clamp_min(1e-6))
+            group_of.append((row_group + offset).repeat_interleave(rows.shape[1]))
+            offset += groups
+        self.log_step = nn.Parameter(torch.cat(steps).log())
+        # each value's group in the flat vector, and where each group's run ends
+        # (derived from the shapes, so not in checkpoints)
+        group_of = torch.cat(group_of)
+        self.register_buffer("group_of", group_of, persistent=False)
+        self.register_buffer("group_ends", torch.cumsum(torch.bincount(group_of, minlength=offset), 0) - 1,
+                             persistent=False)
+        self.register_buffer("counts", torch.tensor(self.sizes, dtype=torch.float32), persistent=False)
+        # the soft phase's uniform noise: a window of this pool at a random offset each step, as
+        # random for the fitting as a fresh draw, without drawing a number per value each step
+        pool = torch.rand(2 * len(group_of) + 1, generator=torch.Generator().manual_seed(NOISE_SEED)) - 0.5
+        self.register_buffer("noise_pool", pool, persistent=False)
+
+    def noise(self, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Uniform noise in [-0.5, 0.5) for every value; ``generator`` picks the window."""
+        size = len(self.group_of)
+        start = int(torch.randint(0, size + 1, (1,), generator=generator))
+        return self.noise_pool[start:start + size]
+
+    def steps(self, stored: bool = False) -> torch.Tensor:
+        """The step of every group; ``stored``: rounded to float16 as the file keeps them, with a
+        straight-through gradient."""
+        s = self.log_step.exp()
+        if stored:
+            s16 = s.to(torch.float16).float().clamp_min(2.0 ** -24)
+            s = s + (s16 - s).detach()
+        return s
+
+    def quantize(self, w: torch.Tensor, mode: str, alpha: float = 0.0,
+                 generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(w_hat, q) of the flat vector ``w``: the values the network uses and the (soft)
+        integers the rate is taken on. ``generator``: where the soft mode's noise comes from."""
+        step = _Spread.apply(self.steps(stored=(mode == "hard")), self.group_of, self.group_ends)
+        q = w / step
+        if mode == "soft":
+            q = soft_round(q, alpha) + self.noise(generator)
+        elif mode == "hard":
+            q = q + (torch.round(q).clamp(-QMAX, QMAX) - q).detach()
+        return q * step, q
+
+    def rate(self, q: torch.Tensor) -> torch.Tensor:
+        """Bits of the flat ``q``, each tensor under the discrete Laplace fitted to it by maximum
+        likelihood (what the coder will also fit); no gradient flows through the fit."""
+        abs_sum = torch.stack([part.sum() for part in q.abs().split(self.sizes)])
+        r = laplace_decay(abs_sum.detach() / self.counts)
+        return laplace_bits(self.counts, abs_sum, r).sum()
 
     def quantized_parameters(self, model: nn.Module, mode: str, alpha: float = 0.0,
                              generator: Optional[torch.Generator] = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The fake-quantized parameters to run ``model`` with, and their rate in bits."""
         params = dict(model.named_parameters())
-        out, bits = {}, torch.zeros((), device=next(model.parameters()).device)
-        for name, quantizer in zip(self.names, self.quantizers):
-            w_hat, q = quantizer(params[name], mode, alpha, generator)
-            out[name] = w_hat
-            bits = bits + quantizer.rate(q)
-        return out, bits
+        w = torch.cat([params[n].reshape(-1) for n in self.names])
+        w_hat, q = self.quantize(w, mode, alpha, generator)
+        out = {}
+        for name, shape, part in zip(self.names, self.shapes, w_hat.split(self.sizes)):
+            part = part.view(shape)
+            if part.dim() == 4 and params[name].is_contiguous(memory_format=torch.channels_last):
+                part = part.contiguous(memory_format=torch.channels_last)  # as the model's own: fast convolutions
+            out[name] = part
+        return out, self.rate(q)
 
     @torch.no_grad()
     def export(self, model: nn.Module) -> dict[str, QuantizedArray]:
+        """The integers and float16 steps of a hard pass: what goes into the file."""
         params = dict(model.named_parameters())
-        return {n: q.export(params[n]) for n, q in zip(self.names, self.quantizers)}
+        steps16 = self.log_step.detach().exp().to(torch.float16).clamp_min(2.0 ** -24).cpu()
+        w = torch.cat([params[n].detach().float().cpu().reshape(-1) for n in self.names])
+        q = torch.round(w / steps16.float()[self.group_of.cpu()]).clamp(-QMAX, QMAX).to(torch.int32)
+        out, first = {}, 0
+        for name, shape, part in zip(self.names, self.shapes, q.split(self.sizes)):
+            groups = scale_layout(shape)[0]
+            peak = int(part.abs().max()) if part.numel() else 0
+            out[name] = QuantizedArray(part.reshape(shape).numpy(), steps16[first:first + groups].numpy(),
+                                       max(2, peak.bit_length() + 1))
+            first += groups
+        return out
 
     @torch.no_grad()
     def bits(self, model: nn.Module) -> float:

@@ -14,7 +14,7 @@ from nvcodec.fit import FitConfig, fit, plan_stage
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import model_class
 from nvcodec.quant import dequantize_tensor
-from nvcodec.rate import TensorQuantizer, laplace_bits, laplace_decay, soft_round
+from nvcodec.rate import RateModel, laplace_bits, laplace_decay, soft_round
 
 from conftest import TINY_FIT
 
@@ -32,21 +32,34 @@ def test_laplace_bits_match_the_coders_integer_table():
     rng = np.random.default_rng(0)
     q = np.clip(np.round(rng.laplace(0, 3.0, 20000)), -60, 60).astype(np.int64)
     r = laplace_decay(torch.tensor(float(np.abs(q).mean())))
-    estimate = float(laplace_bits(torch.tensor(q, dtype=torch.float32), r).sum())
+    estimate = float(laplace_bits(torch.tensor(float(q.size)), torch.tensor(float(np.abs(q).sum())), r))
     best = min(table_bits(laplace_table(code, -60, 60), q + 60) for code in range(0, 120))
     assert estimate == pytest.approx(best, rel=0.01)
 
 
 def test_hard_mode_computes_exactly_what_the_file_holds():
     torch.manual_seed(0)
-    w = torch.randn(8, 4, 3, 3) * 0.1
-    quantizer = TensorQuantizer(w, init_bits=6)
+    model = torch.nn.Sequential(torch.nn.Conv2d(4, 8, 3), torch.nn.Conv2d(8, 300, 1), torch.nn.Linear(5, 3))
+    model[1].to(memory_format=torch.channels_last)
+    names = [n for n, _ in model.named_parameters()]
+    rate = RateModel(model, names, init_bits=6)
     with torch.no_grad():
-        quantizer.log_step += 0.37  # a learned step, not float16-exact
-    w_hat, q = quantizer(w, "hard")
-    exported = quantizer.export(w)
-    assert torch.equal(w_hat.detach(), dequantize_tensor(exported))
-    assert np.array_equal(q.detach().round().reshape(w.shape).numpy(), exported.values)
+        rate.log_step += 0.37  # learned steps, not float16-exact
+    params, bits = rate.quantized_parameters(model, "hard")
+    exported = rate.export(model)
+    assert list(exported) == names
+    for name, w in model.named_parameters():
+        assert params[name].shape == w.shape
+        assert torch.equal(params[name].detach(), dequantize_tensor(exported[name])), name
+    # the conv of 300 channels of 8 values gets a step per group of 16 channels (>= 128 values)
+    assert len(exported["1.weight"].scales) == 300 // 16 + 1
+    assert params["1.weight"].is_contiguous(memory_format=torch.channels_last)
+    # the rate is the sum of each tensor's own Laplace rate
+    expected = 0.0
+    for a in exported.values():
+        v = torch.tensor(a.values, dtype=torch.float32).abs()
+        expected += float(laplace_bits(torch.tensor(float(v.numel())), v.sum(), laplace_decay(v.mean())))
+    assert float(bits.detach()) == pytest.approx(expected, rel=1e-5)
 
 
 def test_plan_goes_float_soft_hard():
