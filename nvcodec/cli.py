@@ -128,11 +128,13 @@ def _arguments() -> argparse.ArgumentParser:
     bench.add_argument("--budget", type=parse_duration, default=parse_duration("2m"),
                        help="fitting wall time per nvcodec point (default 2m)")
     bench.add_argument("--rates", default=",".join(f"{r:g}" for r in DEFAULT_RATES),
-                       help="with --bits: nvcodec target bpp ladder, each sets a parameter budget (default %(default)s)")
+                       help="nvcodec's ladder of target rates (bpp), each reached by rate control (with --bits: each "
+                            "sets a parameter budget); default %(default)s")
     bench.add_argument("--crf", default=None, help="baseline CRF ladder (default: 18,23,28,33,38,43 for x264 and x265, "
                        "28,35,...,63 for svtav1)")
-    bench.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
-                       help="nvcodec --quality ladder of rate-aware fitting (default %(default)s)")
+    bench.add_argument("--qualities", default=None, nargs="?", const=",".join(map(str, DEFAULT_QUALITIES)),
+                       help="instead of target rates: a --quality ladder of rate-aware fitting (alone: "
+                            f"{','.join(map(str, DEFAULT_QUALITIES))})")
     bench.add_argument("--bits", type=int, default=None,
                        help="instead: nvcodec fitted in float and quantized to this many bits, over the --rates ladder")
     bench.add_argument("--frames", default=None, help="use frames START:STOP of every clip")
@@ -229,17 +231,20 @@ def cmd_info(args) -> int:
     tensors = sum(s.tensor_bytes.values())
     coded = sum(s.coded_bytes.values())
     counts = {k: t.numel() for k, t in s.model.stored_tensors().items()}
+    estimated = sum(s.estimated_bits.values())
     report = {
         "file": s.path, "bytes": s.total_bytes, "bpp": s.bpp, "model": s.container.header["model"],
         "config": s.container.header["config"], "parameters": s.model.num_stored_parameters(),
         "width": s.info.width, "height": s.info.height, "frames": s.info.frames,
         "fps": f"{s.info.fps.numerator}/{s.info.fps.denominator}", "colour": f"{s.info.matrix}/{s.info.range}",
         "sections": s.container.section_sizes,
-        "tensors": {k: {"bytes": b, "coded_bytes": s.coded_bytes[k], "bits": s.bits[k], "coding": s.tensor_methods[k],
+        "tensors": {k: {"bytes": b, "coded_bytes": s.coded_bytes[k], "estimated_bits": round(s.estimated_bits[k], 1),
+                        "bits": s.bits[k], "coding": s.tensor_methods[k],
                         "values": counts[k], "bits_per_value": 8 * b / max(counts[k], 1)}
                     for k, b in s.tensor_bytes.items()},
         "bits_per_parameter": 8 * tensors / max(sum(counts.values()), 1),
-        "coded_bytes": coded, "side_info_bytes": tensors - coded, "container_bytes": s.total_bytes - tensors,
+        "coded_bytes": coded, "estimated_bits": round(estimated, 1),
+        "side_info_bytes": tensors - coded, "container_bytes": s.total_bytes - tensors,
         "overhead_bytes": s.total_bytes - coded,
     }
     if args.json:
@@ -251,8 +256,13 @@ def cmd_info(args) -> int:
     print("  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
     print(f"  tensors  {tensors} B: {coded} B coded values + {tensors - coded} B side information "
           f"(bits, quantization steps, entropy models); {report['bits_per_parameter']:.2f} bits a parameter")
+    print(f"  values   coded {8 * coded} bits, estimated {estimated:.0f} bits (each tensor's integers under the "
+          "Laplace fitted to them: the rate rate-aware fitting optimises)"
+          + (f", coded/estimated {8 * coded / estimated:.3f}" if estimated else ""))
+    print(f"    {'tensor':32s} {'bytes':>9s}  {'bits/value':>10s}  {'coded bits':>10s}  {'estimated':>10s}  range  coding")
     for k, v in report["tensors"].items():
-        print(f"    {k:32s} {v['bytes']:9d} B  {v['bits_per_value']:5.2f} bits/value  {v['bits']:2d}-bit range  {v['coding']}")
+        print(f"    {k:32s} {v['bytes']:9d}  {v['bits_per_value']:10.2f}  {8 * v['coded_bytes']:10d}  "
+              f"{v['estimated_bits']:10.0f}  {v['bits']:2d}-bit  {v['coding']}")
     print(f"  overhead {report['overhead_bytes']} B = {100 * report['overhead_bytes'] / s.total_bytes:.1f}% of the file: "
           f"side information {tensors - coded} B + container {report['container_bytes']} B "
           "(magic, version, header, section framing and CRCs)")
@@ -270,13 +280,16 @@ def cmd_bench(args) -> int:
     from .io import parse_frames
     from .rd import Clip, parse_list, report_only, run_benchmark
 
+    if args.bits is not None and args.qualities:
+        raise InputError("bench: --qualities is a ladder of rate-aware fitting, --bits quantizes after fitting; "
+                         "give one of them")
     frames = parse_frames(args.frames) if args.frames else None
     clips = [Clip.parse(c, frames) for c in args.clips]
     if args.report_only:
         report_only(args.output_dir, [c.label for c in clips])
     else:
         run_benchmark(clips, args.models, args.baselines, budget=args.budget, rates=parse_list(args.rates, float, "--rates"),
-                      qualities=parse_list(args.qualities, int, "--qualities", allow_zero=True),
+                      qualities=parse_list(args.qualities, int, "--qualities", allow_zero=True) if args.qualities else None,
                       crfs=parse_list(args.crf, int, "--crf") if args.crf else None, bits=args.bits, out=args.output_dir,
                       command=shlex.join(["nvcodec", *args.argv]), quiet=args.quiet)
     print(f"results in {args.output_dir}: <clip>/*.json, <clip>/rd.png, bd-rate.md")

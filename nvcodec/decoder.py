@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .bitstream import LIMITS, Container, fps_of, read_container
-from .entropy import iter_tensors
+from .entropy import iter_tensors, laplace_ideal_bits
 from .errors import BitstreamError, InputError, NvcodecError
 from .io import VideoInfo, VideoWriter
 from .models import INR, REGISTRY
@@ -35,6 +35,9 @@ class Bitstream:
     bits: dict[str, int]
     plan: "DecodePlan"
     memory_limit: int
+    #: bits of each tensor's integers under the Laplace fitted to them (entropy.laplace_ideal_bits):
+    #: the estimate rate-aware fitting optimises, to compare with coded_bytes
+    estimated_bits: dict[str, float]
 
     @property
     def total_bytes(self) -> int:
@@ -121,13 +124,14 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
     check_render_size(cls, config, header, name)
     plan = DecodePlan(sum(sizes), 8 * sum(sizes) + 8 * max(sizes, default=0), 0)
     check_memory(plan, limit, name)  # the model's memory, before the tensors are decoded
-    details: list[tuple[int, int, str, int]] = []
+    details: list[tuple[int, int, str, int, float]] = []
     stored = {}
     keys = list(shapes)
     # iterated to its end (not zipped with the keys), so that its check for bytes left over runs
     for record in iter_tensors(container.sections[b"TENS"], list(shapes.values()), name):
         stored[keys[len(stored)]] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
-        details.append((record.size, record.coded, record.method, record.tensor.bits))
+        details.append((record.size, record.coded, record.method, record.tensor.bits,
+                        laplace_ideal_bits(record.tensor.values)))
     plan.frame_bytes = frame_bytes(skeleton)
     check_memory(plan, limit, name)  # rendering's memory, before the model is built
     with torch.device("meta"):
@@ -140,7 +144,8 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
                      header["matrix"], header["range"])
     return Bitstream(name, container, model, info, {k: d[0] for k, d in zip(shapes, details)},
                      {k: d[1] for k, d in zip(shapes, details)}, {k: d[2] for k, d in zip(shapes, details)},
-                     {k: d[3] for k, d in zip(shapes, details)}, plan, limit)
+                     {k: d[3] for k, d in zip(shapes, details)}, plan, limit,
+                     {k: d[4] for k, d in zip(shapes, details)})
 
 
 def check_memory(plan: DecodePlan, limit: int, name: str) -> None:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from .decoder import decode, decode_frames
 from .encoder import DEFAULT_MODEL, DEFAULT_QUALITY, encode_video
@@ -12,9 +15,28 @@ from .fit import FitConfig
 from .io import read_video
 from .metrics import psnr_rgb
 from .provenance import provenance
+from .picture import save_png, side_by_side
 from .rd import baseline_rd_point, psnr_at_rate
 
 DEMO_SIZE = (320, 180)
+
+
+def x264_frames_near(video, bpp: float, ladder: list[dict]) -> tuple[int, float, np.ndarray]:
+    """(crf, bpp, RGB frames) of x264 medium at the integer CRF whose rate is nearest ``bpp``:
+    the ladder's nearest point and its neighbours, encoded and decoded again."""
+    from .baseline import decode_yuv, encode_yuv
+    from .io import yuv420_to_rgb
+
+    nearest = min(ladder, key=lambda p: abs(math.log(p["bpp"] / bpp)))["crf"]
+    best = None
+    for crf in range(max(nearest - 1, 0), min(nearest + 1, 51) + 1):
+        data = encode_yuv(video, "libx264", crf, "medium").data
+        if best is None or abs(math.log(video.info.bpp(len(data)) / bpp)) < abs(math.log(best[1] / bpp)):
+            best = (crf, video.info.bpp(len(data)), data)
+    crf, rate, data = best
+    (y, u, v), _ = decode_yuv(data, "libx264")
+    i = video.info
+    return crf, rate, np.stack([yuv420_to_rgb(y[k], u[k], v[k], i.matrix, i.range) for k in range(len(y))])
 
 
 def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet: bool = False) -> dict:
@@ -33,11 +55,19 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     psnr = psnr_rgb(frames, video.frames)
     ladder = [baseline_rd_point(video, "x264", crf, ms_ssim=False) for crf in range(18, 52, 3)]
     x264 = psnr_at_rate(ladder, enc.bpp)
+    crf, x264_bpp, x264_frames = x264_frames_near(video, enc.bpp, ladder)
+    k = i.frames // 2
+    picture = side_by_side([(f"source, frame {k}", video.frames[k]),
+                            (f"nvcodec {enc.bpp:.3f} bpp {psnr_rgb(frames[k:k + 1], video.frames[k:k + 1]):.1f} dB", frames[k]),
+                            (f"x264 crf {crf} {x264_bpp:.3f} bpp "
+                             f"{psnr_rgb(x264_frames[k:k + 1], video.frames[k:k + 1]):.1f} dB", x264_frames[k])])
+    save_png(out / "demo.png", picture)
     report = {"clip": "bunny", "size": f"{i.width}x{i.height}", "frames": i.frames, "model": DEFAULT_MODEL,
               "quality": enc.quality, "parameters": enc.parameters, "bytes": enc.bytes, "bpp": enc.bpp, "psnr_rgb": psnr,
               "psnr_rgb_before_quantization": enc.psnr_float, "epochs": enc.fit.epochs,
               "encode_s": enc.encode_s, "decode_s": dec.seconds, "render_fps": i.frames / render_s,
               "x264_medium_psnr_rgb_at_same_bpp": x264,
+              "picture": {"file": "demo.png", "frame": k, "x264_crf": crf, "x264_bpp": x264_bpp},
               "estimated_value_bytes": enc.estimated_bits / 8, "coded_value_bytes": enc.coded_bits // 8,
               "provenance": provenance("nvcodec demo")}
     (out / "demo.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -48,5 +78,7 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     print(f"  encode    {enc.encode_s:.1f} s;  decode to mp4 {dec.seconds:.2f} s; rendering {report['render_fps']:.0f} fps")
     print(f"  x264 (medium, 1 thread) at {enc.bpp:.4f} bpp: "
           + (f"{x264:.2f} dB PSNR-RGB" if x264 == x264 else "outside its CRF 18..51 range"))
+    print(f"  picture   {out / 'demo.png'}: frame {k}, source | nvcodec | x264 CRF {crf} ({x264_bpp:.4f} bpp), "
+          "zoomed below")
     print(f"  report    {out / 'demo.json'}")
     return report

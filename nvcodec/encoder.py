@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -39,9 +40,28 @@ def default_params(quality: Optional[int]) -> int:
 
 
 PARAMS_AT_DEFAULT_QUALITY = 95_000
-#: rate control's default size: the bits a parameter took at quality 24 on carphone, bunny and
-#: bikes were 3.0, 4.6 and 5.4 (bench/results/*/nvcodec-nerv-rd-120s.json)
-TARGET_BITS_PER_PARAM = 4.0
+#: rate control pairs a target with the size and lambda the --quality ladder pairs with files of
+#: that size and rate. On the ladder (bench/results/*/nvcodec-nerv-rd-120s-slowquant.json:
+#: carphone, bunny, bikes) a file at the default quality held 261k, 394k and 455k bits (median
+#: 394k) at 0.086, 0.052 and 0.042 bpp (median 0.052); from quality 36 to 6 the size grew as the
+#: file's bits to the power 0.70, 0.76 and 0.79, and the rate doubled every 6.3, 6.6 and 6.9
+#: quality steps.
+BITS_AT_DEFAULT_QUALITY = 394_000
+BPP_AT_DEFAULT_QUALITY = 0.052
+SIZE_EXPONENT = 0.75
+QUALITY_STEPS_PER_DOUBLING = 6.6
+
+
+def rate_control_start(target_bpp: float, pixels: int) -> tuple[int, float]:
+    """(parameters, quality) that rate control starts from for ``target_bpp`` over ``pixels``:
+    the size the quality ladder gives files of that many bits (fewer parameters than bits / 4 at
+    high rates, where a larger network gets too few epochs on a CPU budget; at most quality 0's
+    size), and the quality number the ladder gives that rate (lambda weighs bits per pixel, so
+    its start follows the rate, not the size); lambda is steered from there."""
+    ratio = max(target_bpp * pixels, 1.0) / BITS_AT_DEFAULT_QUALITY
+    params = int(min(max(PARAMS_AT_DEFAULT_QUALITY * ratio ** SIZE_EXPONENT, 2_000), default_params(0)))
+    quality = DEFAULT_QUALITY - QUALITY_STEPS_PER_DOUBLING * math.log2(target_bpp / BPP_AT_DEFAULT_QUALITY)
+    return params, min(max(quality, 0.0), 51.0)
 
 
 def side_information_bytes(model: INR, info: VideoInfo) -> int:
@@ -124,7 +144,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     lambda(quality) * bpp, with learned quantization steps. ``bits`` instead: fit in float,
     then quantize to that many bits (the post-training path). ``target_bpp`` instead: rate
     control, lambda steered during fitting so that the file lands near that many bits per pixel
-    (the size then defaults to the target's bits / TARGET_BITS_PER_PARAM). ``params``: the
+    (the size and lambda's start then come from rate_control_start). ``params``: the
     network's size (default: from the quality, see default_params)."""
     began = time.perf_counter()
     output = check_output(output)
@@ -146,9 +166,12 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(quality))
     info = video.info
     pixels = info.frames * info.width * info.height
-    if params is None:
-        params = default_params(quality) if target_bpp is None else int(
-            min(max(target_bpp * pixels / TARGET_BITS_PER_PARAM, 2_000), 3_000_000))
+    start_quality = DEFAULT_QUALITY
+    if target_bpp is not None:
+        sized, start_quality = rate_control_start(target_bpp, pixels)
+        params = sized if params is None else params
+    elif params is None:
+        params = default_params(quality)
     cls = model_class(model)
     if isinstance(params, str):
         if params not in cls.presets:
@@ -162,7 +185,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         if values_bpp <= 0:
             raise InputError(f"target {target_bpp} bpp: below what the file's side information alone takes "
                              f"({side} bytes for this model); aim higher or give fewer --params")
-        cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(DEFAULT_QUALITY), target_bpp=values_bpp)
+        cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(start_quality), target_bpp=values_bpp)
     result = fit(net, video.frames, cfg)
     net.to("cpu")
     with torch.no_grad():

@@ -132,6 +132,19 @@ def table_model(table: np.ndarray):
     return constriction.stream.model.Categorical((table - 1).astype(np.float64), perfect=False)
 
 
+def laplace_ideal_bits(values: np.ndarray) -> float:
+    """Bits of the integers ``values`` under the zero-centred discrete Laplace fitted to them by
+    maximum likelihood: the rate rate-aware fitting's loss sees (rate.laplace_bits), and about
+    what this coder spends on them (it picks the best table of the family, or a better one)."""
+    count = values.size
+    abs_sum = float(np.abs(values.astype(np.int64)).sum()) if count else 0.0
+    if abs_sum == 0:
+        return 0.0
+    m = abs_sum / count
+    r = (math.sqrt(1 + m * m) - 1) / m  # mean |k| = 2r / (1 - r^2)
+    return -count * math.log2((1 - r) / (1 + r)) - abs_sum * math.log2(r)
+
+
 def table_bits(table: np.ndarray, symbols: np.ndarray) -> float:
     """The ideal cost in bits of ``symbols`` (0-based) under ``table`` (the encoder's choice)."""
     return float(-np.log2(table[symbols] / TOTAL).sum())

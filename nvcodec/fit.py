@@ -86,6 +86,19 @@ def plan_stage(cfg: FitConfig, progress: float) -> tuple[str, float]:
     return "soft", 0.5 * 32.0 ** t  # sharpness from 0.5 (nearly the identity) to 16 (nearly rounding)
 
 
+def progress_bar(cfg: FitConfig, name: str, epoch: int, seconds: float) -> tqdm:
+    """The fit's bar: its total is the budget (epochs, seconds, or percent when both bind)."""
+    if cfg.time_budget is None:
+        total, unit, done = cfg.epochs, "epoch", epoch
+    elif cfg.epochs is None:
+        total, unit, done = cfg.time_budget, "s", seconds
+    else:
+        total, unit, done = 100, "%", 100 * max(epoch / cfg.epochs, seconds / cfg.time_budget)
+    fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}{postfix}]"
+    return tqdm(total=total, initial=done, disable=cfg.quiet, unit=unit, desc=f"fit {name}",
+                dynamic_ncols=True, bar_format=fmt)
+
+
 def cpu_has_bf16() -> bool:
     try:
         return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
@@ -142,11 +155,9 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         start_epoch, spent, history, rate, lam = load_checkpoint(cfg.checkpoint, model, optimizer)
 
     steps = math.ceil(n / cfg.batch_size)
-    total = cfg.epochs if cfg.epochs is not None else None
-    bar = tqdm(total=total, initial=start_epoch, disable=cfg.quiet, unit="epoch",
-               desc=f"fit {model.name}", dynamic_ncols=True)
     epoch, psnr = start_epoch, float("nan")
     began = time.perf_counter() - spent
+    bar = progress_bar(cfg, model.name, start_epoch, spent)
 
     def progress(e: float) -> float:
         p = 0.0
@@ -202,8 +213,10 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             record["bpp"] = round(float(bits.detach()) / pixels, 5)
             record["lambda"] = lam
         history.append(record)
-        bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr:.2f}")
+        if not cfg.quiet:
+            done = epoch if bar.unit == "epoch" else record["seconds"] if bar.unit == "s" else 100 * progress(epoch)
+            bar.update(max(min(done, bar.total) - bar.n, 0))
+        bar.set_postfix_str(f"epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {mode}" if cfg.rate_lambda is not None else ""))
         if on_epoch is not None:
             on_epoch(epoch, record)
         if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:

@@ -189,7 +189,7 @@ class RateModel(nn.Module):
         return float(self.quantized_parameters(model, "hard")[1])
 
 
-def quality_to_lambda(quality: int) -> float:
+def quality_to_lambda(quality: float) -> float:
     """The rate weight of ``--quality N``: loss = MSE + lambda * bits per pixel. Like x264's CRF,
     lower N is higher quality and more bits: three steps of N halve lambda."""
     return LAMBDA_AT_REFERENCE * 2.0 ** ((quality - REFERENCE_QUALITY) / 3)

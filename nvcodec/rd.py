@@ -159,15 +159,19 @@ def params_for_rate(info, rate: float) -> int:
     return max(1000, round(rate * info.frames * info.width * info.height / BITS_PER_PARAM))
 
 
-def nvcodec_rd_point(video: Video, model: str, knob: float, budget: float, bits: Optional[int], stream: Path) -> dict[str, Any]:
-    """One nvcodec point: rate-aware at quality ``knob`` (``bits`` None), or fitted in float and
-    quantized to ``bits`` with a parameter budget for target rate ``knob``."""
+def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget: float, bits: Optional[int],
+                     stream: Path) -> dict[str, Any]:
+    """One nvcodec point. ``method``: "rate-control" (rate-aware, steered to ``knob`` bpp),
+    "quality" (rate-aware at quality ``knob``) or "ptq" (fitted in float and quantized to ``bits``
+    with a parameter budget for target rate ``knob``)."""
     from .decoder import decode_frames
     from .encoder import encode_video
     from .fit import FitConfig
 
     cfg = FitConfig(time_budget=budget, quiet=True)
-    if bits is None:
+    if method == "rate-control":
+        enc = encode_video(video, stream, model=model, target_bpp=knob, fit_config=cfg)
+    elif method == "quality":
         enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg)
     else:
         enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, knob), bits=bits, fit_config=cfg)
@@ -175,7 +179,7 @@ def nvcodec_rd_point(video: Video, model: str, knob: float, budget: float, bits:
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
     size = stream.stat().st_size
-    point = {"quality" if bits is None else "target-bpp": knob, "bytes": size, "bpp": video.info.bpp(size),
+    point = {"quality" if method == "quality" else "target-bpp": knob, "bytes": size, "bpp": video.info.bpp(size),
              **score(video, rgb), "encode_s": enc.encode_s, "decode_s": decode_s,
              "parameters": enc.parameters, "epochs": enc.fit.epochs, "fit_s": enc.fit.seconds}
     if enc.estimated_bits is not None:
@@ -259,13 +263,14 @@ def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
 
 # ---------------------------------------------------------------------------- running
 def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Sequence[str] = DEFAULT_BASELINES,
-                  budget: float = 120.0, qualities: Sequence[int] = DEFAULT_QUALITIES,
+                  budget: float = 120.0, qualities: Optional[Sequence[int]] = None,
                   rates: Sequence[float] = DEFAULT_RATES, crfs: Optional[Sequence[int]] = None,
                   bits: Optional[int] = None, out: str | os.PathLike = "bench/results", command: str = "",
                   quiet: bool = False) -> None:
     """Run every missing point, one at a time, writing results as they come; then plots and table.
-    nvcodec: rate-aware fitting over the ``qualities`` ladder, or, with ``bits``, fitting in float
-    and quantizing to ``bits`` over the target ``rates`` (the earlier path). ``baselines``: curve
+    nvcodec: rate-aware fitting with rate control over the target ``rates``; with ``qualities``,
+    rate-aware fitting over that --quality ladder instead; with ``bits``, fitting in float and
+    quantizing to ``bits`` over the target ``rates`` (the earlier path). ``baselines``: curve
     names or aliases (BASELINES, BASELINE_ALIASES); ``crfs``: one CRF ladder for every baseline
     instead of each one's default. Streams are kept in ``<out>/<clip>/streams/``."""
     from tqdm.auto import tqdm
@@ -312,7 +317,15 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                      for crf in crfs or b.crfs if not f.has(crf)]
         for m in models:
             # one file per (model, method, budget): curves at other budgets and of the other method stay beside it
-            if bits is None:
+            method = "ptq" if bits is not None else "quality" if qualities else "rate-control"
+            if method == "rate-control":
+                tag, knob, ladder = f"{m}-rc-{budget:g}s", "target-bpp", rates
+                name = f"nvcodec {m} rate control, {budget:g} s"
+                description = (f"nvcodec {m}: rate-aware fitting (loss = MSE + lambda * bpp, learned quantization) with "
+                               "rate control (--target-bpp: lambda steered while fitting, size and lambda's start from "
+                               f"the target) over a ladder of target rates, {budget:g} s of wall time on this CPU, "
+                               "bytes of the .nvc file, frames from the standalone decoder")
+            elif method == "quality":
                 tag, knob, ladder = f"{m}-rd-{budget:g}s", "quality", qualities
                 name = f"nvcodec {m} rate-aware, {budget:g} s"
                 description = (f"nvcodec {m}: rate-aware fitting (loss = MSE + lambda * bpp, learned quantization) over a "
@@ -326,10 +339,11 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                                "standalone decoder")
             f = curve(out / clip.label / f"nvcodec-{tag}.json", name, description, knob,
                       {**base_setup, "model": m, "budget_s": budget, "bits": 8 if bits is None else bits,
-                       **({"method": "rate-aware"} if bits is None else {})},
+                       **({"method": "rate-aware"} if method == "quality" else
+                          {"method": "rate-aware, rate control"} if method == "rate-control" else {})},
                       {"provenance": record, "budget": f"{budget:g} s wall time per point", "notes": notes})
-            jobs += [(f, k, lambda f=f, m=m, k=k, tag=tag: nvcodec_rd_point(video, m, k, budget, bits,
-                                                                            _mkdir(streams) / f"{tag}-{k:g}.nvc"))
+            jobs += [(f, k, lambda m=m, k=k, tag=tag, method=method: nvcodec_rd_point(
+                video, m, method, k, budget, bits, _mkdir(streams) / f"{tag}-{k:g}.nvc"))
                      for k in ladder if not f.has(k)]
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
         for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
@@ -371,7 +385,12 @@ def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> lis
         setup = test["meta"].get("setup", {})
         model = setup.get("model", name.removeprefix("nvcodec-"))
         if "model" in setup:  # which path made it: rate-aware fitting, or quantization after fitting
-            model += " rate-aware" if setup.get("method") == "rate-aware" else f" {setup.get('bits', 8)}-bit after fit"
+            method = setup.get("method")
+            model += {"rate-aware": " rate-aware", "rate-aware, rate control": " rate control"}.get(
+                method, f" {setup.get('bits', 8)}-bit after fit")
+            kept = name.split(f"-{setup.get('budget_s', 0):g}s-", 1)  # an earlier curve kept beside, e.g. -slowquant
+            if len(kept) == 2:
+                model += f" ({kept[1]})"
         row = {"curve": name, "model": model, "budget": test["meta"].get("budget", "?")}
         row.update({ref_name: bd_point(ref, test, metric) for ref_name, ref in anchors.items()})
         rows.append(row)

@@ -45,6 +45,9 @@ def test_info_json_bits_per_parameter(tiny_nvc, capsys):
     total_bits = 8 * sum(t["bytes"] for t in tensors)
     assert report["bits_per_parameter"] == pytest.approx(total_bits / report["parameters"])
     assert all(t["bits_per_value"] == pytest.approx(8 * t["bytes"] / t["values"]) for t in tensors)
+    # the estimate (each tensor's Laplace) is close to what the coder spent on the values
+    assert report["estimated_bits"] == pytest.approx(sum(t["estimated_bits"] for t in tensors), abs=1)
+    assert report["estimated_bits"] == pytest.approx(8 * report["coded_bytes"], rel=0.1)
 
 
 def test_info_sections_add_up(tiny_nvc):
@@ -152,3 +155,7 @@ def test_demo_runs_the_whole_chain(tmp_path, capsys):
     assert read_video(tmp_path / "demo.mp4").frames.shape == (132, 180, 320, 3)
     assert report["psnr_rgb"] > 10 and report["render_fps"] > 0
     assert "x264" in capsys.readouterr().out
+    picture = read_video(tmp_path / "demo.png").frames[0]  # 3 panels wide, frame and zoomed crop high
+    assert picture.shape[1] == 3 * 320 and picture.shape[0] > 2 * 180
+    # x264's panel is the integer CRF whose rate is nearest ours
+    assert abs(report["picture"]["x264_bpp"] / report["bpp"] - 1) < 0.5

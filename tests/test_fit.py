@@ -64,3 +64,15 @@ def test_metrics_known_values():
     assert float(ms_ssim_torch(x, (x + 0.1 * torch.randn_like(x)).clamp(0, 1))) < 0.99
     with pytest.raises(ValueError):
         ms_ssim_torch(x[..., :100, :], x[..., :100, :])
+
+
+@pytest.mark.parametrize("budget, total", [({"time_budget": 2.0}, "/2 s"), ({"epochs": 3}, "/3 epoch"),
+                                           ({"epochs": 3, "time_budget": 60.0}, "/100 %")])
+def test_the_progress_bar_counts_the_budget(tiny_video, capsys, budget, total):
+    cls = model_class("nerv")
+    model = cls(cls.configure(40, 24, tiny_video.info.frames, 2000))
+    fit(model, tiny_video.frames, FitConfig(**budget, bf16=False, rate_lambda=0.01))
+    err = capsys.readouterr().err
+    assert total in err and "PSNR" in err and "dB" in err
+    fit(model, tiny_video.frames, FitConfig(**budget, bf16=False, quiet=True))
+    assert capsys.readouterr().err == ""  # --quiet silences it

@@ -137,6 +137,16 @@ def test_rate_aware_curve_runs_a_quality_ladder(tmp_path, tiny_clip):
     assert all(c > 0 and e > 0 for c, e in zip(r["coded-value-bytes"], r["estimated-value-bytes"]))
 
 
+def test_the_default_curve_is_rate_control_over_target_rates(tmp_path, tiny_clip):
+    out = tmp_path / "results"
+    _run(tiny_clip, out, bits=None, rates=[1.0, 4.0], baselines=[])
+    data = json.loads((out / "tiny" / "nvcodec-nerv-rc-1s.json").read_text())
+    r = data["results"]
+    assert data["meta"]["setup"]["method"] == "rate-aware, rate control"
+    assert r["target-bpp"] == [1.0, 4.0]  # sorted by the rate reached
+    assert r["bpp"][0] < r["bpp"][1]
+
+
 def _curve(name, bpp, psnr, budget="60 s wall time per point"):
     name = name if name.startswith("x26") else f"nvcodec {name}, 60 s"
     return {"name": name, "description": "", "results": {"bpp": bpp, "psnr-rgb": psnr, "psnr-yuv": psnr},
