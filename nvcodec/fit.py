@@ -45,8 +45,9 @@ class FitConfig:
     #: rate-aware fitting: loss = D + rate_lambda * bits per pixel (None: fit in float, quantize after)
     rate_lambda: Optional[float] = None
     #: the training plan of rate-aware fitting, as shares of the budget: float until quant_start,
-    #: soft rounding plus noise (annealed) until hard_start, then hard rounding (straight-through)
-    quant_start: float = 0.3
+    #: soft rounding plus noise (annealed) until hard_start, then hard rounding (straight-through);
+    #: 0.6 rather than 0.3: +0.2 dB on bikes, +0.09 on bunny at 0.05 bpp (bench/quant_start.py)
+    quant_start: float = 0.6
     hard_start: float = 0.92
     step_lr: float = 10.0  # the learning rate of the quantization steps (log scale), relative to lr
     #: rate control: steer lambda (from rate_lambda on) so that the rate the loss sees lands on

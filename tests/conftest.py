@@ -25,7 +25,7 @@ def make_video(width: int = 40, height: int = 24, frames: int = 6, seed: int = 0
     return Video(out, VideoInfo(width, height, frames, Fraction(25), "bt601", "tv"))
 
 
-TINY_FIT = FitConfig(epochs=3, quiet=True, batch_size=2)
+TINY_FIT = FitConfig(epochs=3, quiet=True, batch_size=2, quant_start=0.3)  # tiny fits: more quantized steps
 
 
 @pytest.fixture(scope="session")

@@ -108,7 +108,7 @@ def test_quality_and_bits_are_exclusive(tmp_path, tiny_video):
 def test_a_rate_aware_fit_resumes_to_the_same_weights(tmp_path, tiny_video):
     cls = model_class("nerv")
     config = cls.configure(40, 24, tiny_video.info.frames, 3000)
-    cfg = FitConfig(epochs=10, quiet=True, batch_size=2, rate_lambda=0.05, checkpoint=str(tmp_path / "c.ckpt"),
+    cfg = FitConfig(epochs=10, quiet=True, batch_size=2, rate_lambda=0.05, quant_start=0.3, checkpoint=str(tmp_path / "c.ckpt"),
                     checkpoint_every=6, bf16=False)
 
     def run(stop_after=None, resume=False):
