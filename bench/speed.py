@@ -23,11 +23,13 @@ from pathlib import Path
 import torch
 
 from nvcodec.decoder import render
-from nvcodec.demo import DEMO_PARAMS, DEMO_SIZE
-from nvcodec.encoder import DEFAULT_MODEL
+from nvcodec.demo import DEMO_SIZE
+from nvcodec.encoder import DEFAULT_MODEL, DEFAULT_QUALITY, default_params
 from nvcodec.fit import FitConfig, cpu_has_bf16, fit
 from nvcodec.io import read_video
 from nvcodec.models import model_class
+
+DEMO_PARAMS = default_params(DEFAULT_QUALITY)  # the demo's network
 
 
 def fit_run(video, epochs: int, bf16: bool) -> dict:
