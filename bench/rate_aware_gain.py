@@ -2,9 +2,11 @@
 
     python bench/rate_aware_gain.py [--budget 120] [--model nerv]
 
-BD-rate (PSNR-RGB and PSNR-YUV, PCHIP) of ``nvcodec-<model>-rd-<budget>s.json`` (rate-aware,
---quality ladder) against ``nvcodec-<model>-<budget>s.json`` (8 bits after fitting, target-rate
-ladder), per clip, over the quality range both cover. Output: bench/results/rate-aware-gain.json.
+BD-rate (PSNR-RGB and PSNR-YUV, PCHIP) of each rate-aware curve, ``nvcodec-<model>-rc-<budget>s.json``
+(rate control over target rates), ``nvcodec-<model>-rd-<budget>s.json`` (--quality ladder) and
+``nvcodec-<model>-rd-<budget>s-slowquant.json`` (its earlier run), against
+``nvcodec-<model>-<budget>s.json`` (8 bits after fitting, target-rate ladder), per clip, over the
+quality range both cover. Output: bench/results/rate-aware-gain.json.
 """
 from __future__ import annotations
 
@@ -27,20 +29,22 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     for clip_dir in sorted(p for p in Path(args.results).iterdir() if p.is_dir()):
-        new = clip_dir / f"nvcodec-{args.model}-rd-{args.budget:g}s.json"
         old = clip_dir / f"nvcodec-{args.model}-{args.budget:g}s.json"
-        if not (new.exists() and old.exists()):
-            continue
-        a, b = read_results(old)["results"], read_results(new)["results"]
-        row = {"clip": clip_dir.name}
-        for metric in ("psnr-rgb", "psnr-yuv"):
-            shared = overlap(a[metric], b[metric])
-            row[metric] = {"bd_rate_pchip": bd_rate(a["bpp"], a[metric], b["bpp"], b[metric], "pchip"),
-                           "overlap_db": list(shared) if shared else None}
-        rows.append(row)
-        r = row["psnr-rgb"]
-        print(f"{clip_dir.name}: rate-aware vs 8-bit after fitting, PSNR-RGB BD-rate {r['bd_rate_pchip']:+.1f} % "
-              f"over {r['overlap_db'][0]:.1f}-{r['overlap_db'][1]:.1f} dB")
+        for tag in ("rc", "rd", "rd-slowquant"):
+            parts = tag.split("-", 1)
+            new = clip_dir / f"nvcodec-{args.model}-{parts[0]}-{args.budget:g}s{'-' + parts[1] if len(parts) > 1 else ''}.json"
+            if not (new.exists() and old.exists()):
+                continue
+            a, b = read_results(old)["results"], read_results(new)["results"]
+            row = {"clip": clip_dir.name, "curve": new.name, "against": old.name}
+            for metric in ("psnr-rgb", "psnr-yuv"):
+                shared = overlap(a[metric], b[metric])
+                row[metric] = {"bd_rate_pchip": bd_rate(a["bpp"], a[metric], b["bpp"], b[metric], "pchip"),
+                               "overlap_db": list(shared) if shared else None}
+            rows.append(row)
+            r = row["psnr-rgb"]
+            print(f"{clip_dir.name}: {new.name} vs 8-bit after fitting, PSNR-RGB BD-rate {r['bd_rate_pchip']:+.1f} % "
+                  f"over {r['overlap_db'][0]:.1f}-{r['overlap_db'][1]:.1f} dB")
     report = {"model": args.model, "budget_s": args.budget, "rows": rows, "provenance": provenance()}
     write_atomic(Path(args.results) / "rate-aware-gain.json", (json.dumps(report, indent=1) + "\n").encode())
     return 0
