@@ -214,10 +214,11 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             record["bpp"] = round(float(bits.detach()) / pixels, 5)
             record["lambda"] = lam
         history.append(record)
-        if not cfg.quiet:
+        if not cfg.quiet:  # one refresh an epoch: the postfix waits for the update
+            bar.set_postfix_str(f"epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {mode}" if cfg.rate_lambda is not None else ""),
+                                refresh=False)
             done = epoch if bar.unit == "epoch" else record["seconds"] if bar.unit == "s" else 100 * progress(epoch)
             bar.update(max(min(done, bar.total) - bar.n, 0))
-        bar.set_postfix_str(f"epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {mode}" if cfg.rate_lambda is not None else ""))
         if on_epoch is not None:
             on_epoch(epoch, record)
         if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
