@@ -21,8 +21,8 @@ from nvcodec.fit import FitConfig, fit
 from nvcodec.io import read_video, write_atomic
 from nvcodec.models import model_class
 from nvcodec.provenance import provenance
+from nvcodec.rd import DEFAULT_SIZES
 
-SIZES = {"bunny": (320, 180), "bikes": (320, 136), "carphone": None}
 PLANS = {"float": {}, "soft": {"rate_lambda": 0.01, "quant_start": 0.0, "hard_start": 1.0},
          "hard": {"rate_lambda": 0.01, "quant_start": 0.0, "hard_start": 0.0}}
 
@@ -45,7 +45,7 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     for clip in args.clips:
-        video = read_video(clip, size=SIZES.get(clip))
+        video = read_video(clip, size=DEFAULT_SIZES.get(clip))
         runs = {plan: [] for plan in PLANS}
         for _ in range(args.repeats):
             for plan in PLANS:

@@ -23,8 +23,7 @@ from nvcodec.fit import FitConfig
 from nvcodec.io import read_video, write_atomic
 from nvcodec.metrics import psnr_rgb
 from nvcodec.provenance import provenance
-
-SIZES = {"bunny": (320, 180), "bikes": (320, 136), "carphone": None}
+from nvcodec.rd import DEFAULT_SIZES
 
 
 def main() -> int:
@@ -39,7 +38,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
-            video = read_video(clip, size=SIZES.get(clip))
+            video = read_video(clip, size=DEFAULT_SIZES.get(clip))
             runs = {s: [] for s in args.starts}
             for repeat in range(args.repeats):
                 for start in args.starts:

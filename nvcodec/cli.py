@@ -74,7 +74,8 @@ def _arguments() -> argparse.ArgumentParser:
                           "(default 24): loss = MSE + lambda(N) * bits per pixel, lambda doubling every 3 steps")
     enc.add_argument("--target-bpp", type=float, default=None, metavar="X",
                      help="instead of --quality: rate control, the file lands near X bits per pixel (lambda is "
-                          "steered while fitting; the size defaults to the target's bits / 4)")
+                          "steered while fitting; the size and lambda's start default to what the --quality ladder "
+                          "pairs with that rate)")
     enc.add_argument("--target-size", type=parse_count, default=None, metavar="BYTES",
                      help="instead of --quality: rate control to a file of about this many bytes, e.g. 60k")
     enc.add_argument("--params", type=parse_count, default=None, help="parameter budget (embeddings included), e.g. 100k (default: from the quality, 95k at 24), or a "

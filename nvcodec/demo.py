@@ -16,7 +16,7 @@ from .io import read_video
 from .metrics import psnr_rgb
 from .provenance import provenance
 from .picture import save_png, side_by_side
-from .rd import baseline_rd_point, psnr_at_rate
+from .rd import baseline_rd_point, decode_baseline, psnr_at_rate
 
 DEMO_SIZE = (320, 180)
 
@@ -24,19 +24,17 @@ DEMO_SIZE = (320, 180)
 def x264_frames_near(video, bpp: float, ladder: list[dict]) -> tuple[int, float, np.ndarray]:
     """(crf, bpp, RGB frames) of x264 medium at the integer CRF whose rate is nearest ``bpp``:
     the ladder's nearest point and its neighbours, encoded and decoded again."""
-    from .baseline import decode_yuv, encode_yuv
-    from .io import yuv420_to_rgb
+    from .baseline import encode_yuv
 
-    nearest = min(ladder, key=lambda p: abs(math.log(p["bpp"] / bpp)))["crf"]
-    best = None
-    for crf in range(max(nearest - 1, 0), min(nearest + 1, 51) + 1):
-        data = encode_yuv(video, "libx264", crf, "medium").data
-        if best is None or abs(math.log(video.info.bpp(len(data)) / bpp)) < abs(math.log(best[1] / bpp)):
-            best = (crf, video.info.bpp(len(data)), data)
-    crf, rate, data = best
-    (y, u, v), _ = decode_yuv(data, "libx264")
-    i = video.info
-    return crf, rate, np.stack([yuv420_to_rgb(y[k], u[k], v[k], i.matrix, i.range) for k in range(len(y))])
+    def distance(rate: float) -> float:
+        return abs(math.log(rate / bpp))
+
+    nearest = min(ladder, key=lambda p: distance(p["bpp"]))["crf"]
+    streams = {crf: encode_yuv(video, "libx264", crf, "medium").data
+               for crf in range(max(nearest - 1, 0), min(nearest + 1, 51) + 1)}
+    crf = min(streams, key=lambda c: distance(video.info.bpp(len(streams[c]))))
+    _, rgb, _ = decode_baseline(streams[crf], "libx264", video.info)
+    return crf, video.info.bpp(len(streams[crf])), rgb
 
 
 def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet: bool = False) -> dict:

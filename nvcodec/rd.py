@@ -126,20 +126,29 @@ def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]]
             "ms-ssim-rgb": None if small or not ms_ssim else ms_ssim_rgb(rgb, reference.frames)}
 
 
+def decode_baseline(data: bytes, library: str, info) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, float]:
+    """A baseline stream decoded: its yuv420p planes, the RGB frames (with the clip's matrix and
+    range, as nvcodec is scored), and the seconds the decode took."""
+    from .baseline import decode_yuv
+
+    yuv, seconds = decode_yuv(data, library)
+    rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range) for i in range(len(yuv[0]))])
+    return yuv, rgb, seconds
+
+
 def baseline_rd_point(video: Video, name: str, crf: int, stream: Optional[Path] = None,
                       ms_ssim: bool = True) -> dict[str, Any]:
     """One point of a baseline curve (``video`` read with keep_yuv=True). Its bytes are those of
     the stream a decoder needs (informational SEI dropped, and counted apart), and its frames
     are decoded from that stream; ``stream``: where to keep it, if anywhere."""
-    from .baseline import decode_yuv, encode_yuv
+    from .baseline import encode_yuv
 
     b = BASELINES[baseline_curve(name)]
     enc = encode_yuv(video, b.library, crf, b.preset, b.tune)
     if stream is not None:
         write_atomic(stream, enc.data)
-    yuv, decode_s = decode_yuv(enc.data, b.library)
+    yuv, rgb, decode_s = decode_baseline(enc.data, b.library, video.info)
     info = video.info
-    rgb = np.stack([yuv420_to_rgb(yuv[0][i], yuv[1][i], yuv[2][i], info.matrix, info.range) for i in range(len(yuv[0]))])
     return {"crf": crf, "bytes": len(enc.data), "bpp": info.bpp(len(enc.data)),
             **score(video, rgb, yuv, ms_ssim), "encode_s": enc.seconds, "decode_s": decode_s,
             "sei-bytes-dropped": enc.sei_bytes_dropped, "sha256": hashlib.sha256(enc.data).hexdigest()}
