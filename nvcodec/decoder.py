@@ -207,10 +207,11 @@ def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional
     frames share its batch (convolutions and matrix products round differently per batch size)."""
     model.eval()
     batch_size = batch_size or auto_batch_size(info)
+    device = next(model.parameters()).device  # the decoder's is the CPU; the encoder's scores may use a GPU
     for i in range(0, len(indices), batch_size):
         frames = []
         for index in indices[i:i + batch_size]:
-            out = model(torch.tensor([index], dtype=torch.int64))[..., :info.height, :info.width]
+            out = model(torch.tensor([index], dtype=torch.int64, device=device))[..., :info.height, :info.width]
             frames.append(to_uint8(out))
         yield np.concatenate(frames)
 
@@ -218,7 +219,7 @@ def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) floats in [0, 1] -> (B, H, W, 3) uint8, rounding to nearest. A NaN (weights
     that overflow float32) becomes 0 rather than whatever the CPU's float-to-int conversion gives."""
-    return frames.nan_to_num(0.0).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    return frames.nan_to_num(0.0).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().contiguous().numpy()
 
 
 def frame_indices(info: VideoInfo, frames: Optional[tuple[int, Optional[int]]], name: str) -> list[int]:

@@ -112,11 +112,13 @@ def render_all(model: INR, info: VideoInfo, batch_size: Optional[int] = None) ->
 
 
 def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float:
-    """PSNR-RGB of the model's frames against the video's, rendered batch by batch (no copy of the video)."""
+    """PSNR-RGB of the model's frames against the video's, rendered batch by batch (no copy of the
+    video) on the model's device; on CUDA in full float32 (no TF32), as the CPU decoder computes."""
     scores, start = [], 0
-    for batch in render(model, video.info, list(range(video.info.frames)), batch_size):
-        scores.append(frame_psnr(batch, video.frames[start:start + len(batch)]))
-        start += len(batch)
+    with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=False):
+        for batch in render(model, video.info, list(range(video.info.frames)), batch_size):
+            scores.append(frame_psnr(batch, video.frames[start:start + len(batch)]))
+            start += len(batch)
     return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
 
 
@@ -187,14 +189,19 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
                              f"({side} bytes for this model); aim higher or give fewer --params")
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(start_quality), target_bpp=values_bpp)
     result = fit(net, video.frames, cfg)
+    # Scores are rendered on the fit's device (a GPU renders 720p frames many times faster than a
+    # CPU); the file is made on the CPU, in float32, as the decoder will rebuild it.
     net.to("cpu")
+    if result.rate is not None:
+        result.rate.to("cpu")
     with torch.no_grad():
         net.prepare_storage(torch.from_numpy(video.frames))
-    psnr_float = psnr_of(net, video)
-    estimated = result.rate.bits(net) if result.rate is not None else None
+    psnr_float = psnr_of(net.to(cfg.device), video)
+    estimated = result.rate.bits(net.to("cpu")) if result.rate is not None else None
     data = compress(net, info, bits or 8, result.rate)
     write_atomic(output, data)
-    psnr = psnr_of(net, video)
+    psnr = psnr_of(net.to(cfg.device), video)
+    net.to("cpu")
     coded = None
     if result.rate is not None:  # the coded values of the tensors the loss saw, as the file holds them
         coded = 8 * sum(load_bitstream(data, os.fspath(output)).coded_bytes[n] for n in result.rate.names)

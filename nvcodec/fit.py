@@ -59,6 +59,15 @@ class FitConfig:
             raise InputError("fit: give a budget, in epochs or in seconds (time_budget)")
         if self.loss not in ("mse", "l1ssim"):
             raise InputError(f"fit: unknown loss {self.loss!r}; use mse or l1ssim")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise InputError(f"--device {self.device!r}: not a device; use cpu, cuda or cuda:N") from None
+        if device.type not in ("cpu", "cuda"):
+            raise InputError(f"--device {self.device!r}: nvcodec fits on cpu or cuda")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InputError(f"--device {self.device}: no CUDA GPU is visible to torch {torch.__version__}; "
+                             "use --device cpu")
 
 
 @dataclass
@@ -135,6 +144,14 @@ def loss_fn(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         on_epoch: Optional[Callable[[int, dict], None]] = None) -> FitResult:
     """Overfit ``model`` to uint8 RGB ``frames`` (T, H, W, 3) within the budget of ``cfg``."""
+    # On CUDA, cuDNN times its convolution algorithms for these shapes once and keeps the fastest.
+    cuda = torch.device(cfg.device).type == "cuda"
+    with torch.backends.cudnn.flags(enabled=True, benchmark=cuda, deterministic=False, allow_tf32=True):
+        return _fit(model, frames, cfg, on_epoch)
+
+
+def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
+         on_epoch: Optional[Callable[[int, dict], None]]) -> FitResult:
     device = torch.device(cfg.device)
     frames = torch.as_tensor(frames)
     n, height, width = frames.shape[0], frames.shape[1], frames.shape[2]
