@@ -163,7 +163,8 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas)
+    optimizer = torch.optim.Adam([{**g, "lr": cfg.lr * g.get("lr_scale", 1.0)} for g in model.param_groups()],
+                                 lr=cfg.lr, betas=cfg.betas)
     bf16 = use_bf16(cfg)
     start_epoch, spent = 0, 0.0
     history: list[dict] = []
@@ -276,5 +277,8 @@ def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list,
             raise InputError(f"{path}: checkpoint from another version of nvcodec's rate-aware fitting; "
                              "delete it or drop --resume") from None
         optimizer.add_param_group({"params": list(rate.parameters()), "lr": optimizer.param_groups[0]["lr"]})  # lr and lr_scale come from the saved state
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except ValueError:
+        raise InputError(f"{path}: checkpoint from another version of nvcodec's fitting; delete it or drop --resume") from None
     return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda")

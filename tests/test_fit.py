@@ -76,3 +76,38 @@ def test_the_progress_bar_counts_the_budget(tiny_video, capsys, budget, total):
     assert total in err and "PSNR" in err and "dB" in err
     fit(model, tiny_video.frames, FitConfig(**budget, bf16=False, quiet=True))
     assert capsys.readouterr().err == ""  # --quiet silences it
+
+
+def test_hnerv_encoder_learns_slower_than_its_decoder(tiny_video):
+    """The optimizer takes the model's groups: HNeRV's encoder at ENCODER_LR_SCALE of the
+    decoder's rate (at the full rate its output collapsed to one embedding for every frame)."""
+    from nvcodec.models.hnerv import ENCODER_LR_SCALE
+
+    cls = model_class("hnerv")
+    info = tiny_video.info
+    net = cls(cls.configure(info.width, info.height, info.frames, 4000))
+    groups = net.param_groups()
+    encoder = {id(p) for p in net.encoder.parameters()}
+    assert [g["lr_scale"] for g in groups] == [1.0, ENCODER_LR_SCALE] and ENCODER_LR_SCALE < 1
+    assert {id(p) for p in groups[1]["params"]} == encoder
+    assert not encoder & {id(p) for p in groups[0]["params"]}
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+    seen = []
+    fit(net, tiny_video.frames, replace(TINY_FIT, epochs=1),
+        on_epoch=lambda e, rec: seen.append(1))
+    assert seen  # it fits with two groups
+    nerv = model_class("nerv")
+    one = nerv(nerv.configure(info.width, info.height, info.frames, 4000)).param_groups()
+    assert len(one) == 1 and one[0]["lr_scale"] == 1.0
+
+
+def test_an_unavailable_device_is_refused_before_fitting():
+    from nvcodec.errors import InputError
+
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            FitConfig(epochs=1, device="cuda")
+    with pytest.raises(InputError, match="not a device"):
+        FitConfig(epochs=1, device="gpu0")
+    with pytest.raises(InputError, match="cpu or cuda"):
+        FitConfig(epochs=1, device="meta")

@@ -102,3 +102,24 @@ def test_hnerv_renders_from_embeddings_after_fitting(tmp_path):
     frames = decode_frames(tmp_path / "h.nvc")
     from nvcodec.metrics import psnr_rgb
     assert psnr_rgb(frames, video.frames) == pytest.approx(result.psnr, abs=1e-6)
+
+
+def test_nerv_film_option_starts_as_the_identity_and_round_trips(tmp_path):
+    """--model nerv with film: each stage scaled and shifted by the frame's MLP features; zero at
+    the start (the same frames as without), trained and stored like any tensor, decoded exactly."""
+    video = make_video(37, 23, frames=5)
+    cls = model_class("nerv")
+    config = cls.configure(37, 23, 5, 4000, film=True)
+    assert config["film"] == 1 and "film" not in cls.configure(37, 23, 5, 4000)
+    torch.manual_seed(0)
+    model = cls(config)
+    plain = cls({k: v for k, v in config.items() if k != "film"})
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("film.")})
+    index = torch.tensor([0, 3])
+    assert torch.equal(model(index), plain(index))
+    fit(model, video.frames, replace(TINY_FIT, epochs=2))
+    assert any(float(p.abs().max()) > 0 for p in model.film.parameters())
+    data = compress(model, video.info)
+    assert np.array_equal(decode_frames(data), render_all(model, video.info))
+    with pytest.raises(ValueError, match="film"):
+        cls.check_config({**config, "film": 2})

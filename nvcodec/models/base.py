@@ -62,6 +62,11 @@ class INR(nn.Module):
         rendered size must lie within one such step of the video's size."""
         return math.prod(config["strides"])
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The trained parameters as optimizer groups; a group's ``lr_scale`` multiplies the
+        learning rate (HNeRV's encoder learns slower than its decoder). One group, by default."""
+        return [{"params": list(self.parameters()), "lr_scale": 1.0}]
+
     @property
     def out_size(self) -> tuple[int, int]:
         """(height, width) of the frames it renders: the video's size padded to the strides."""

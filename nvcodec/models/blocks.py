@@ -44,9 +44,15 @@ def positional_encoding(t: torch.Tensor, levels: int, base: float) -> torch.Tens
 class UpsampleBlock(nn.Sequential):
     """Conv(k) to out*s^2 channels -> PixelShuffle(s) -> GELU: NeRV's block."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int = 3, act: bool = True):
-        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out * stride * stride, kernel, padding=kernel // 2),
-                                   nn.PixelShuffle(stride)]
+    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int = 3, act: bool = True,
+                 he_init: bool = False):
+        """``he_init``: He-normal weights (fan in, ReLU gain) and zero biases instead of PyTorch's
+        default (uniform, gain 1/sqrt(3)), which shrinks what differs between inputs ~3x a block."""
+        conv = nn.Conv2d(c_in, c_out * stride * stride, kernel, padding=kernel // 2)
+        if he_init:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        layers: list[nn.Module] = [conv, nn.PixelShuffle(stride)]
         if act:
             layers.append(nn.GELU())
         super().__init__(*layers)

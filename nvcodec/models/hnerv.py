@@ -2,8 +2,9 @@
 (d channels on a coarse grid); only the embeddings and the decoder are stored.
 
 The decoder: a 1x1 conv from the embedding to c0 channels, then upsampling blocks whose kernels
-grow 1 -> 3 -> 5 (``max_kernel``, 5 as in the paper) while their channels shrink by r = 1.2 a block (so parameters spread evenly
-over the blocks), and a 3x3 head. The size budget counts the embeddings too. The encoder is
+grow 1 -> 3 (``max_kernel``: 3 by default; the paper's 5 measured worse on a CPU budget, see
+the README's model comparison and bench/results/hnerv-bikes.json) while their channels shrink
+by r = 1.2 a block (so parameters spread evenly over the blocks), and a 3x3 head. The size budget counts the embeddings too. The encoder is
 used while fitting only: ``decoder_only`` models (the decoder's side) do not even build it.
 """
 from __future__ import annotations
@@ -22,6 +23,13 @@ PRESETS = {"xs": 100_000, "s": 300_000, "m": 1_000_000, "hnerv-0.35m": 350_000, 
            "hnerv-1.5m": 1_500_000, "hnerv-3m": 3_000_000}
 #: HNeRV's embedding grids are tiny (2x4 for 640x1280): aim the stride choice at 8 cells.
 EMBED_CELLS = 8
+#: the encoder's learning rate relative to the decoder's (see HNeRV.param_groups)
+ENCODER_LR_SCALE = 0.05
+#: He initialisation of the upsampling convolutions: with PyTorch's default, HNeRV's five blocks
+#: rendered the same frame for every embedding at the start and bikes reached 17.4 dB in a minute
+#: instead of 21.4 (bench/hnerv_bikes.py). Not NeRV's default: there it measured -0.18 dB on bikes
+#: and +0.48 dB on bunny (bench/levers.py, "kaiming").
+HE_INIT = True
 
 
 class ChannelNorm(nn.Module):
@@ -76,7 +84,7 @@ class HNeRV(INR):
         self.register_buffer("embeddings", torch.zeros(c["embed_dim"], c["frames"], h0, w0))
         self.stem = nn.Sequential(nn.Conv2d(c["embed_dim"], channels[0], 1), nn.GELU())
         self.blocks = nn.ModuleList(
-            UpsampleBlock(channels[i], channels[i + 1], s, kernel=min(1 + 2 * i, c["max_kernel"]))
+            UpsampleBlock(channels[i], channels[i + 1], s, kernel=min(1 + 2 * i, c["max_kernel"]), he_init=HE_INIT)
             for i, s in enumerate(strides))
         self.head = nn.Conv2d(channels[-1], 3, 3, padding=1)
         self.encoder = None if decoder_only else Encoder(strides, c["enc_dim"], c["embed_dim"])
@@ -84,7 +92,7 @@ class HNeRV(INR):
     @classmethod
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
                   embed_dim: int = 16, enc_dim: int = 32, reduction: float = 1.2, min_channels: int = 12,
-                  max_kernel: int = 5,
+                  max_kernel: int = 3,
                   **options: Any) -> dict[str, Any]:
         if options:
             raise TypeError(f"hnerv: unknown options {sorted(options)}")
@@ -125,6 +133,16 @@ class HNeRV(INR):
             raise ValueError("config 'out_size' does not match embed_size times the strides")
         if config["frames"] * config["embed_dim"] * h0 * w0 > 2**28:
             raise ValueError("embeddings too large")
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The encoder learns at ENCODER_LR_SCALE of the decoder's rate: at the decoder's 5e-3 its
+        output collapsed to one embedding for every frame within 25 steps on bikes (fast motion;
+        the decoder, still rendering the mean frame, pays for any variation it cannot yet use),
+        and the fit never left the mean frame (14 dB)."""
+        encoder = [] if self.encoder is None else list(self.encoder.parameters())
+        ids = {id(p) for p in encoder}
+        decoder = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": decoder, "lr_scale": 1.0}] + ([{"params": encoder, "lr_scale": ENCODER_LR_SCALE}] if encoder else [])
 
     def embed(self, frames: torch.Tensor) -> torch.Tensor:
         """Float frames (B, 3, H, W) in [0, 1] -> embeddings (B, d, h0, w0); edges replicated up to out_size."""

@@ -31,6 +31,14 @@ class NeRV(INR):
         self.blocks = nn.ModuleList(
             self.make_stage(channels[i], channels[i + 1], s) for i, s in enumerate(strides))
         self.head = nn.Conv2d(channels[-1], 3, 1)
+        # Boosting-NeRV's conditional decoder, in its simplest form: the MLP's hidden features of
+        # the frame index scale and shift each stage's output channels (starting as the identity).
+        self.film = None
+        if c.get("film", 0):
+            self.film = nn.ModuleList(nn.Linear(c["mlp_hidden"], 2 * ch) for ch in channels[1:])
+            for layer in self.film:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def make_stage(self, c_in: int, c_out: int, stride: int) -> nn.Module:
         """One upsampling stage (NeRV++ overrides this)."""
@@ -39,7 +47,10 @@ class NeRV(INR):
     @classmethod
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
                   pe_levels: int = 80, pe_base: float = 1.25, reduction: float = 2.0,
-                  min_channels: int = 8, **options: Any) -> dict[str, Any]:
+                  min_channels: int = 8, mlp_ratio: float = 2.0, film: bool = False,
+                  **options: Any) -> dict[str, Any]:
+        """``mlp_ratio``: the MLP's hidden width over the stem's channels (c0); ``film``: each
+        stage's output scaled and shifted per channel by the frame's MLP features."""
         if options:
             raise TypeError(f"nerv: unknown options {sorted(options)}")
         strides, (h0, w0) = choose_strides(height, width)
@@ -51,7 +62,8 @@ class NeRV(INR):
                 channels.append(max(int(channels[-1] / reduction), min(min_channels, c0)))
             return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "stem_size": [h0, w0], "strides": strides, "channels": channels,
-                    "mlp_hidden": min(512, max(16, 2 * c0)), "pe_levels": pe_levels, "pe_base": pe_base}
+                    "mlp_hidden": min(512, max(16, round(mlp_ratio * c0))), "pe_levels": pe_levels, "pe_base": pe_base,
+                    **({"film": 1} if film else {})}
 
         c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c))) <= params, 2, 2048)
         return config_for(c0)
@@ -59,7 +71,7 @@ class NeRV(INR):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         extra = set(config) - {"frames", "out_size", "stem_size", "strides", "channels", "mlp_hidden",
-                               "pe_levels", "pe_base"}
+                               "pe_levels", "pe_base", "film"}
         if extra:
             raise ValueError(f"unknown config keys {sorted(extra)}")
         require(config, "frames", int, 1, 10**6)
@@ -72,14 +84,19 @@ class NeRV(INR):
         require(config, "mlp_hidden", int, 1, 8192)
         require(config, "pe_levels", int, 1, 256)
         require(config, "pe_base", float, 1.0, 4.0)
+        if "film" in config:
+            require(config, "film", int, 0, 1)
 
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
         c = self.config
         t = index.float() / max(c["frames"] - 1, 1)
-        x = self.mlp(positional_encoding(t, c["pe_levels"], c["pe_base"]))
-        x = x.view(-1, c["channels"][0], *c["stem_size"])
-        for block in self.blocks:
+        hidden = self.mlp[:2](positional_encoding(t, c["pe_levels"], c["pe_base"]))
+        x = self.mlp[2:](hidden).view(-1, c["channels"][0], *c["stem_size"])
+        for i, block in enumerate(self.blocks):
             x = block(x)
+            if self.film is not None:
+                scale, shift = self.film[i](hidden)[:, :, None, None].chunk(2, dim=1)
+                x = x * (1 + scale) + shift
         return torch.sigmoid(self.head(x))
 
 
