@@ -22,7 +22,11 @@ from .errors import BitstreamError
 MAGIC = b"NVC\x89"
 #: 2: entropy models are integer tables (exact on any machine), ANS streams must be used up exactly.
 #: 1 (before): Laplace/Gaussian models evaluated in floating point; no longer read.
+#: 3: the header may say "colorspace": "yuv420" (a model that renders yuv420p planes); only such
+#: files are written as version 3, so RGB files stay readable by version-2 decoders.
 VERSION = 2
+VERSION_YUV420 = 3
+READABLE_VERSIONS = (VERSION, VERSION_YUV420)
 MAX_NUMBER_CHARS = 32  # a JSON number longer than this is refused before it is converted
 SECTION_ORDER = (b"HEAD", b"TENS")
 
@@ -39,6 +43,7 @@ LIMITS = {
     "histogram_bins": 65537,
 }
 
+COLORSPACES = ("rgb", "yuv420")
 HEADER_KEYS = {"model": str, "config": dict, "width": int, "height": int, "frames": int,
                "fps": list, "matrix": str, "range": str}
 
@@ -55,7 +60,8 @@ def write_container(header: dict[str, Any], tensors: bytes) -> bytes:
     """The bytes of one .nvc file."""
     check_header(header, "header")
     head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    return MAGIC + bytes([VERSION]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
+    version = VERSION if header.get("colorspace", "rgb") == "rgb" else VERSION_YUV420
+    return MAGIC + bytes([version]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
 
 
 def _section(tag: bytes, payload: bytes) -> bytes:
@@ -68,10 +74,10 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
     data = memoryview(data)
     if len(data) < 5 or bytes(data[:4]) != MAGIC:
         raise BitstreamError(f"{name}: not an nvcodec bitstream (bad magic)")
-    if data[4] != VERSION:
+    if data[4] not in READABLE_VERSIONS:
         hint = "; re-encode it with this version" if data[4] < VERSION else "; use a newer nvcodec"
         raise BitstreamError(f"{name}: format version {data[4]} is not supported (this decoder reads "
-                             f"version {VERSION}){hint}")
+                             f"versions {VERSION} and {VERSION_YUV420}){hint}")
     pos, sections, sizes = 5, {}, {}
     for tag in SECTION_ORDER:
         if pos + 8 > len(data):
@@ -97,6 +103,9 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
         raise BitstreamError(f"{name}: {len(data) - pos} unexpected bytes after the last section")
     header = parse_header(sections[b"HEAD"], name)
     check_header(header, name)
+    if (header.get("colorspace", "rgb") != "rgb") != (data[4] == VERSION_YUV420):
+        raise BitstreamError(f"{name}: format version {data[4]} does not match its colorspace "
+                             f"{header.get('colorspace', 'rgb')!r} (yuv420 files are version {VERSION_YUV420})")
     return Container(header, sections, sizes, len(data))
 
 
@@ -142,6 +151,8 @@ def check_header(header: Any, name: str) -> None:
         raise BitstreamError(f"{name}: fps {fps!r} is not a pair of positive integers")
     if header["matrix"] not in ("bt601", "bt709", "bt2020") or header["range"] not in ("tv", "pc"):
         raise BitstreamError(f"{name}: unknown colour tags {header['matrix']!r}/{header['range']!r}")
+    if header.get("colorspace", "rgb") not in COLORSPACES:  # optional: files without it are rgb
+        raise BitstreamError(f"{name}: unknown colorspace {header['colorspace']!r} (known: {', '.join(COLORSPACES)})")
 
 
 def fps_of(header: dict[str, Any]) -> Fraction:

@@ -90,6 +90,9 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("--loss", choices=("mse", "l1ssim"), default=None, help="fitting loss")
     enc.add_argument("--batch-size", type=int, default=None)
     enc.add_argument("--seed", type=int, default=0)
+    enc.add_argument("--colorspace", choices=("rgb", "yuv420"), default="rgb",
+                     help="what the network renders: rgb, or yuv420 (Y full, U and V half resolution, "
+                          "fitted under PSNR-YUV's 6:1:1 weights; decodes straight to yuv420p)")
     enc.add_argument("--device", default="cpu", help="cpu or cuda")
     enc.add_argument("--no-bf16", action="store_true", help="fit in float32 even where bf16 is fast")
     enc.add_argument("--checkpoint-every", type=int, default=50, metavar="N", help="epochs between checkpoints (0: none)")
@@ -138,6 +141,8 @@ def _arguments() -> argparse.ArgumentParser:
                             f"{','.join(map(str, DEFAULT_QUALITIES))})")
     bench.add_argument("--bits", type=int, default=None,
                        help="instead: nvcodec fitted in float and quantized to this many bits, over the --rates ladder")
+    bench.add_argument("--colorspace", choices=("rgb", "yuv420"), default="rgb",
+                       help="what nvcodec's networks render (yuv420: curves named ...-yuv420)")
     bench.add_argument("--frames", default=None, help="use frames START:STOP of every clip")
     bench.add_argument("-o", "--output-dir", default=os.path.join("bench", "results"), help="results folder (default bench/results)")
     bench.add_argument("--report-only", action="store_true", help="redraw plots and the BD-rate table from the JSON there; run nothing")
@@ -172,6 +177,8 @@ def cmd_encode(args) -> int:
     budget = args.time_budget if args.time_budget or args.epochs else parse_duration("2m")
     checkpoint = f"{output}.ckpt" if args.checkpoint_every or args.resume else None
     options = {k: v for k, v in {"lr": args.lr, "loss": args.loss, "batch_size": args.batch_size}.items() if v is not None}
+    if args.colorspace == "yuv420" and args.loss == "l1ssim":
+        raise InputError("--colorspace yuv420 fits PSNR-YUV (mse); drop --loss l1ssim")
     cfg = FitConfig(epochs=args.epochs, time_budget=budget, seed=args.seed, device=args.device,
                     bf16=False if args.no_bf16 else None, checkpoint=checkpoint,
                     checkpoint_every=args.checkpoint_every, resume=args.resume, quiet=args.quiet, **options)
@@ -179,7 +186,7 @@ def cmd_encode(args) -> int:
         raise InputError("give --target-bpp or --target-size, not both")
     if isinstance(args.target_size, str) or (args.target_size is not None and args.target_size <= 0):
         raise InputError(f"--target-size {args.target_size}: expected a positive number of bytes, e.g. 60k")
-    video = read_video(args.input, frames=frames, size=size)
+    video = read_video(args.input, frames=frames, size=size, keep_yuv=args.colorspace == "yuv420")
     target_bpp = args.target_bpp
     if args.target_size is not None:
         target_bpp = video.info.bpp(args.target_size)
@@ -187,7 +194,7 @@ def cmd_encode(args) -> int:
         i = video.info
         print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps", file=sys.stderr)
     result = encode_video(video, output, model=args.model or DEFAULT_MODEL, params=args.params, quality=args.quality,
-                          bits=args.bits, target_bpp=target_bpp, fit_config=cfg)
+                          bits=args.bits, target_bpp=target_bpp, fit_config=cfg, colorspace=args.colorspace)
     if checkpoint and Path(checkpoint).exists():
         os.remove(checkpoint)  # the encode finished: nothing is left to resume
     summary = {"output": result.output, "model": result.model, "parameters": result.parameters,
@@ -292,7 +299,7 @@ def cmd_bench(args) -> int:
         run_benchmark(clips, args.models, args.baselines, budget=args.budget, rates=parse_list(args.rates, float, "--rates"),
                       qualities=parse_list(args.qualities, int, "--qualities", allow_zero=True) if args.qualities else None,
                       crfs=parse_list(args.crf, int, "--crf") if args.crf else None, bits=args.bits, out=args.output_dir,
-                      command=shlex.join(["nvcodec", *args.argv]), quiet=args.quiet)
+                      command=shlex.join(["nvcodec", *args.argv]), quiet=args.quiet, colorspace=args.colorspace)
     print(f"results in {args.output_dir}: <clip>/*.json, <clip>/rd.png, bd-rate.md")
     return 0
 

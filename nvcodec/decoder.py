@@ -2,6 +2,7 @@
 definitions only; nothing here imports the fitting code, and nothing is unpickled."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -15,7 +16,7 @@ import torch
 from .bitstream import LIMITS, Container, fps_of, read_container
 from .entropy import iter_tensors, laplace_ideal_bits
 from .errors import BitstreamError, InputError, NvcodecError
-from .io import VideoInfo, VideoWriter
+from .io import VideoInfo, VideoWriter, yuv420_to_rgb
 from .models import INR, REGISTRY
 from .quant import dequantize_tensor
 from .resources import default_memory_limit, format_bytes
@@ -141,7 +142,7 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
     del stored
     model.eval()
     info = VideoInfo(header["width"], header["height"], header["frames"], fps_of(header),
-                     header["matrix"], header["range"])
+                     header["matrix"], header["range"], header.get("colorspace", "rgb"))
     return Bitstream(name, container, model, info, {k: d[0] for k, d in zip(shapes, details)},
                      {k: d[1] for k, d in zip(shapes, details)}, {k: d[2] for k, d in zip(shapes, details)},
                      {k: d[3] for k, d in zip(shapes, details)}, plan, limit,
@@ -204,16 +205,47 @@ def auto_batch_size(info: VideoInfo, pixels: int = 1 << 20) -> int:
 def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional[int] = None) -> Iterator[np.ndarray]:
     """Render frames ``indices``: uint8 RGB arrays (B, H, W, 3) at the video's size, ``batch_size``
     frames at a time. Each frame is its own forward call, so its bytes never depend on which
-    frames share its batch (convolutions and matrix products round differently per batch size)."""
+    frames share its batch (convolutions and matrix products round differently per batch size).
+    A yuv420 file's planes are converted to RGB with its colour tags."""
+    if info.colorspace == "yuv420":
+        for y, u, v in render_yuv420(model, info, indices, batch_size):
+            yield np.stack([yuv420_to_rgb(y[i], u[i], v[i], info.matrix, info.range) for i in range(len(y))])
+        return
+    for out in _forward(model, info, indices, batch_size):
+        yield np.concatenate([to_uint8(o) for o in out])
+
+
+@torch.no_grad()
+def render_yuv420(model: INR, info: VideoInfo, indices: list[int],
+                  batch_size: Optional[int] = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The yuv420p planes (Y (B, H, W), U and V (B, ceil(H/2), ceil(W/2))) of a model that renders
+    yuv420: channel 0 is Y; channels 1, 2 averaged over each 2x2 block (fewer at odd edges) are
+    U and V. The same average the fit's loss takes, so the planes are what the fit aimed at."""
+    if info.colorspace != "yuv420":
+        raise ValueError("render_yuv420: this model renders RGB")
+    for out in _forward(model, info, indices, batch_size):
+        y, u, v = [], [], []
+        for o in out:
+            y.append(to_uint8(o[:, :1])[..., 0])
+            chroma = to_uint8(chroma_average(o[:, 1:]))
+            u.append(chroma[..., 0])
+            v.append(chroma[..., 1])
+        yield np.concatenate(y), np.concatenate(u), np.concatenate(v)
+
+
+def chroma_average(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, ceil(H/2), ceil(W/2)): the mean of each 2x2 block (of the samples
+    inside the frame, at odd edges)."""
+    return torch.nn.functional.avg_pool2d(x, 2, ceil_mode=True)
+
+
+def _forward(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional[int]) -> Iterator[list[torch.Tensor]]:
     model.eval()
     batch_size = batch_size or auto_batch_size(info)
     device = next(model.parameters()).device  # the decoder's is the CPU; the encoder's scores may use a GPU
     for i in range(0, len(indices), batch_size):
-        frames = []
-        for index in indices[i:i + batch_size]:
-            out = model(torch.tensor([index], dtype=torch.int64, device=device))[..., :info.height, :info.width]
-            frames.append(to_uint8(out))
-        yield np.concatenate(frames)
+        yield [model(torch.tensor([index], dtype=torch.int64, device=device))[..., :info.height, :info.width]
+               for index in indices[i:i + batch_size]]
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -253,12 +285,14 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
     stream = load_bitstream(source, max_memory=max_memory)
     indices = frame_indices(stream.info, frames, stream.path)
     info = stream.info
-    with VideoWriter(output, VideoInfo(info.width, info.height, len(indices), info.fps, info.matrix, info.range),
-                     lossless=lossless) as writer, \
+    with VideoWriter(output, dataclasses.replace(info, frames=len(indices)), lossless=lossless) as writer, \
             tqdm(total=len(indices), disable=quiet, unit="frame", desc="decode") as bar:
-        for batch in _rendered(stream, indices, batch_size):
-            writer.write(batch)
-            bar.update(len(batch))
+        for batch in _rendered(stream, indices, batch_size, planes=info.colorspace == "yuv420"):
+            if info.colorspace == "yuv420":
+                writer.write_yuv420(*batch)
+            else:
+                writer.write(batch)
+            bar.update(len(batch[0]) if info.colorspace == "yuv420" else len(batch))
     seconds = time.perf_counter() - began
     return DecodeResult(os.fspath(output), len(indices), seconds, len(indices) / seconds)
 
@@ -275,14 +309,14 @@ def decode_frames(source: str | os.PathLike | bytes, frames: Optional[tuple[int,
     return np.concatenate(list(_rendered(stream, indices, batch_size)))
 
 
-def _rendered(stream: Bitstream, indices: list[int], batch_size: Optional[int]) -> Iterator[np.ndarray]:
+def _rendered(stream: Bitstream, indices: list[int], batch_size: Optional[int], planes: bool = False) -> Iterator:
     """render() for a loaded file: batches sized to the memory its checks left, and an allocator
     failure reported in one line (the checks leave room, so it means the limit was too high)."""
     if batch_size is None:
         frame = stream.info.width * stream.info.height * 3
         batch_size = max(1, min(8, (stream.memory_limit - stream.plan.peak_bytes) // frame))
     try:
-        yield from render(stream.model, stream.info, indices, batch_size)
+        yield from (render_yuv420 if planes else render)(stream.model, stream.info, indices, batch_size)
     except MemoryError:
         raise BitstreamError(f"{stream.path}: ran out of memory while rendering; lower --max-memory "
                              f"(now {format_bytes(stream.memory_limit)})") from None

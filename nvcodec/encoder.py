@@ -18,7 +18,7 @@ from .decoder import load_bitstream, render
 from .entropy import pack_tensors, scale_count
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
-from .io import Video, VideoInfo, check_writable, read_video, write_atomic
+from .io import Video, VideoInfo, check_writable, read_video, rgb_to_yuv420, write_atomic, yuv420_to_444
 from .metrics import frame_psnr
 from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
@@ -103,7 +103,8 @@ def check_output(path: str | os.PathLike) -> Path:
 def header_for(model: INR, info: VideoInfo) -> dict[str, Any]:
     return {"model": model.name, "config": model.config, "width": info.width, "height": info.height,
             "frames": info.frames, "fps": [info.fps.numerator, info.fps.denominator],
-            "matrix": info.matrix, "range": info.range}
+            "matrix": info.matrix, "range": info.range,
+            **({"colorspace": info.colorspace} if info.colorspace != "rgb" else {})}
 
 
 @torch.no_grad()
@@ -139,7 +140,7 @@ def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateMode
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
                  params: Optional[int | str] = None, quality: Optional[int] = None, bits: Optional[int] = None,
                  target_bpp: Optional[float] = None, fit_config: Optional[FitConfig] = None,
-                 model_options: Optional[dict[str, Any]] = None) -> EncodeResult:
+                 model_options: Optional[dict[str, Any]] = None, colorspace: str = "rgb") -> EncodeResult:
     """Fit a model to ``video``, compress it, and write the .nvc file atomically.
 
     ``quality`` (0 best .. 51, default DEFAULT_QUALITY): rate-aware fitting, loss = MSE +
@@ -147,7 +148,9 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     then quantize to that many bits (the post-training path). ``target_bpp`` instead: rate
     control, lambda steered during fitting so that the file lands near that many bits per pixel
     (the size and lambda's start then come from rate_control_start). ``params``: the
-    network's size (default: from the quality, see default_params)."""
+    network's size (default: from the quality, see default_params). ``colorspace`` "yuv420":
+    fit the video's yuv420p planes (Y at full resolution, U and V at half) under PSNR-YUV's
+    weights, and decode straight to them."""
     began = time.perf_counter()
     output = check_output(output)
     if sum(x is not None for x in (bits, quality, target_bpp)) > 1:
@@ -166,6 +169,15 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     cfg = fit_config or FitConfig(time_budget=120)
     if quality is not None:
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(quality))
+    if colorspace not in ("rgb", "yuv420"):
+        raise InputError(f"colorspace {colorspace!r}: use rgb or yuv420")
+    targets = video.frames  # what the network learns to render
+    if colorspace == "yuv420":
+        planes = video.yuv or tuple(np.stack(p) for p in zip(*(rgb_to_yuv420(f, video.info.matrix, video.info.range)
+                                                                 for f in video.frames)))
+        targets = yuv420_to_444(*planes)
+        video = Video(video.frames, dataclasses.replace(video.info, colorspace="yuv420"), planes)
+        cfg = dataclasses.replace(cfg, colorspace="yuv420")
     info = video.info
     pixels = info.frames * info.width * info.height
     start_quality = DEFAULT_QUALITY
@@ -188,14 +200,14 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
             raise InputError(f"target {target_bpp} bpp: below what the file's side information alone takes "
                              f"({side} bytes for this model); aim higher or give fewer --params")
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(start_quality), target_bpp=values_bpp)
-    result = fit(net, video.frames, cfg)
+    result = fit(net, targets, cfg)
     # Scores are rendered on the fit's device (a GPU renders 720p frames many times faster than a
     # CPU); the file is made on the CPU, in float32, as the decoder will rebuild it.
     net.to("cpu")
     if result.rate is not None:
         result.rate.to("cpu")
     with torch.no_grad():
-        net.prepare_storage(torch.from_numpy(video.frames))
+        net.prepare_storage(torch.from_numpy(targets))
     psnr_float = psnr_of(net.to(cfg.device), video)
     estimated = result.rate.bits(net.to("cpu")) if result.rate is not None else None
     data = compress(net, info, bits or 8, result.rate)
@@ -215,5 +227,5 @@ def encode(source: str | os.PathLike, output: str | os.PathLike, *,
            **options: Any) -> EncodeResult:
     """Read a video (a path or a bundled clip's name) and encode it; see encode_video for options."""
     check_output(output)
-    video = read_video(source, frames=frames, size=size)
+    video = read_video(source, frames=frames, size=size, keep_yuv=options.get("colorspace") == "yuv420")
     return encode_video(video, output, **options)

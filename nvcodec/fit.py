@@ -50,6 +50,9 @@ class FitConfig:
     quant_start: float = 0.6
     hard_start: float = 0.92
     step_lr: float = 10.0  # the learning rate of the quantization steps (log scale), relative to lr
+    #: "rgb", or "yuv420": the frames hold Y, U, V (chroma repeated 2x2, io.yuv420_to_444) and
+    #: the distortion is (6 MSE_Y + MSE_U + MSE_V) / 8 with U, V averaged 2x2 as the decoder does
+    colorspace: str = "rgb"
     #: rate control: steer lambda (from rate_lambda on) so that the rate the loss sees lands on
     #: this many bits per pixel (of the coded values; the caller leaves room for side information)
     target_bpp: Optional[float] = None
@@ -59,6 +62,10 @@ class FitConfig:
             raise InputError("fit: give a budget, in epochs or in seconds (time_budget)")
         if self.loss not in ("mse", "l1ssim"):
             raise InputError(f"fit: unknown loss {self.loss!r}; use mse or l1ssim")
+        if self.colorspace not in ("rgb", "yuv420"):
+            raise InputError(f"fit: unknown colorspace {self.colorspace!r}; use rgb or yuv420")
+        if self.colorspace == "yuv420" and self.loss != "mse":
+            raise InputError("fit: yuv420 fitting takes the mse loss (PSNR-YUV); drop --loss l1ssim")
         try:
             device = torch.device(self.device)
         except RuntimeError:
@@ -74,7 +81,7 @@ class FitConfig:
 class FitResult:
     epochs: int
     seconds: float
-    psnr: float  # PSNR-RGB of the last epoch (training batches; quantized where the plan had it so)
+    psnr: float  # PSNR-RGB (PSNR-YUV for yuv420) of the last epoch (training batches; quantized where the plan had it so)
     history: list[dict] = field(default_factory=list)
     rate: Optional["RateModel"] = None  # the learned quantization of rate-aware fitting
     rate_lambda: Optional[float] = None  # the rate weight at the end (rate control moves it)
@@ -135,9 +142,18 @@ def lr_factor(progress: float, warmup: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * p))
 
 
-def loss_fn(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if kind == "mse":
+def distortion(colorspace: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The MSE a fit minimises: over RGB, or PSNR-YUV's (6 Y + U + V) / 8 with the chroma of
+    both sides averaged over 2x2 blocks (the target's repeated chroma averages back exactly)."""
+    if colorspace == "rgb":
         return F.mse_loss(out, target)
+    chroma = F.mse_loss(F.avg_pool2d(out[:, 1:], 2, ceil_mode=True), F.avg_pool2d(target[:, 1:], 2, ceil_mode=True))
+    return (6 * F.mse_loss(out[:, :1], target[:, :1]) + 2 * chroma) / 8
+
+
+def loss_fn(kind: str, out: torch.Tensor, target: torch.Tensor, colorspace: str = "rgb") -> torch.Tensor:
+    if kind == "mse":
+        return distortion(colorspace, out, target)
     return 0.7 * F.l1_loss(out, target) + 0.3 * (1 - ssim_torch(out, target))
 
 
@@ -214,7 +230,7 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
                 else:
                     out = torch.func.functional_call(model, params, (index, frames_in), strict=False)
             out = out[..., :height, :width].float()
-            loss = loss_fn(cfg.loss, out, target)
+            loss = loss_fn(cfg.loss, out, target, cfg.colorspace)
             if bits is not None:
                 loss = loss + lam * bits.float() / pixels
                 if cfg.target_bpp is not None:  # more bits than the target: a larger lambda, and back
@@ -222,7 +238,7 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            sum_mse += F.mse_loss(out.detach(), target).item() * len(index)
+            sum_mse += distortion(cfg.colorspace, out.detach(), target).item() * len(index)
             loss = loss.detach()
         epoch += 1
         psnr = psnr_from_mse(sum_mse / n)

@@ -54,6 +54,8 @@ class VideoInfo:
     fps: Fraction = Fraction(25)
     matrix: str = "bt601"
     range: str = "tv"
+    #: what the model renders: "rgb", or "yuv420" (Y at full resolution, U and V averaged 2x2)
+    colorspace: str = "rgb"
 
     def bpp(self, nbytes: int) -> float:
         """Bits per pixel of ``nbytes`` for this video: 8 * bytes / (frames * width * height)."""
@@ -142,6 +144,15 @@ def yuv420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: str, rang
     for plane, data in zip(frame.planes, (y, u, v)):
         _fill_plane(plane, data)
     return _to_rgb(frame, matrix, range_)
+
+
+def yuv420_to_444(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """yuv420p planes (..., H, W), (..., ceil(H/2), ceil(W/2)) x2 -> (..., H, W, 3) uint8, each
+    chroma sample repeated over its 2x2 block: what yuv420 fitting takes as its target (a 2x2
+    average of it gives the planes back exactly, at odd sizes too)."""
+    h, w = y.shape[-2:]
+    up = [np.repeat(np.repeat(c, 2, axis=-2), 2, axis=-1)[..., :h, :w] for c in (u, v)]
+    return np.stack([y, *up], axis=-1)
 
 
 def _planes(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -373,7 +384,8 @@ class VideoWriter:
         if self.kind == "y4m":
             self.container = av.open(str(self.tmp), "w", format="yuv4mpegpipe")
             self.stream = self.container.add_stream("rawvideo", rate=info.fps)
-            self.stream.pix_fmt = "yuv444p"
+            # a yuv420 file's planes go out as they are; RGB goes out as 4:4:4 so that colour survives
+            self.stream.pix_fmt = "yuv420p" if info.colorspace == "yuv420" else "yuv444p"
         else:
             self.container = av.open(str(self.tmp), "w", format=_muxer(self.path))
             if lossless:
@@ -400,6 +412,22 @@ class VideoWriter:
                 Image.fromarray(image).save(self.tmp / f"frame_{self.count:05d}.png")
             else:
                 self._encode(image)
+            self.count += 1
+
+    def write_yuv420(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        """Write a batch of yuv420p planes (N, H, W), (N, ceil(H/2), ceil(W/2)) x2: straight
+        into a yuv420p stream (y4m of a yuv420 file, mp4 at even sizes), through RGB otherwise."""
+        import av
+
+        for i in range(len(y)):
+            if self.kind == "png" or self.stream.pix_fmt != "yuv420p":
+                self.write(yuv420_to_rgb(y[i], u[i], v[i], self.info.matrix, self.info.range))
+                continue
+            frame = av.VideoFrame(self.info.width, self.info.height, "yuv420p")
+            for plane, data in zip(frame.planes, (y[i], u[i], v[i])):
+                _fill_plane(plane, data)
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
             self.count += 1
 
     def _encode(self, image: np.ndarray) -> None:

@@ -169,27 +169,33 @@ def params_for_rate(info, rate: float) -> int:
 
 
 def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget: float, bits: Optional[int],
-                     stream: Path) -> dict[str, Any]:
+                     stream: Path, colorspace: str = "rgb") -> dict[str, Any]:
     """One nvcodec point. ``method``: "rate-control" (rate-aware, steered to ``knob`` bpp),
     "quality" (rate-aware at quality ``knob``) or "ptq" (fitted in float and quantized to ``bits``
-    with a parameter budget for target rate ``knob``)."""
-    from .decoder import decode_frames
+    with a parameter budget for target rate ``knob``). ``colorspace`` "yuv420": the network renders
+    yuv420p planes, scored as they are (PSNR-YUV) and converted to RGB for PSNR-RGB."""
+    from .decoder import decode_frames, load_bitstream, render_yuv420
     from .encoder import encode_video
     from .fit import FitConfig
 
     cfg = FitConfig(time_budget=budget, quiet=True)
     if method == "rate-control":
-        enc = encode_video(video, stream, model=model, target_bpp=knob, fit_config=cfg)
+        enc = encode_video(video, stream, model=model, target_bpp=knob, fit_config=cfg, colorspace=colorspace)
     elif method == "quality":
-        enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg)
+        enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg, colorspace=colorspace)
     else:
-        enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, knob), bits=bits, fit_config=cfg)
+        enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, knob), bits=bits,
+                           fit_config=cfg, colorspace=colorspace)
     began = time.perf_counter()
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
+    yuv = None
+    if colorspace == "yuv420":  # its own planes, not the RGB converted back
+        loaded = load_bitstream(stream)
+        yuv = tuple(np.concatenate(p) for p in zip(*render_yuv420(loaded.model, loaded.info, list(range(loaded.info.frames)))))
     size = stream.stat().st_size
     point = {"quality" if method == "quality" else "target-bpp": knob, "bytes": size, "bpp": video.info.bpp(size),
-             **score(video, rgb), "encode_s": enc.encode_s, "decode_s": decode_s,
+             **score(video, rgb, yuv), "encode_s": enc.encode_s, "decode_s": decode_s,
              "parameters": enc.parameters, "epochs": enc.fit.epochs, "fit_s": enc.fit.seconds}
     if enc.estimated_bits is not None:
         point.update({"estimated-value-bytes": enc.estimated_bits / 8, "coded-value-bytes": enc.coded_bits // 8})
@@ -275,13 +281,14 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                   budget: float = 120.0, qualities: Optional[Sequence[int]] = None,
                   rates: Sequence[float] = DEFAULT_RATES, crfs: Optional[Sequence[int]] = None,
                   bits: Optional[int] = None, out: str | os.PathLike = "bench/results", command: str = "",
-                  quiet: bool = False) -> None:
+                  quiet: bool = False, colorspace: str = "rgb") -> None:
     """Run every missing point, one at a time, writing results as they come; then plots and table.
     nvcodec: rate-aware fitting with rate control over the target ``rates``; with ``qualities``,
     rate-aware fitting over that --quality ladder instead; with ``bits``, fitting in float and
     quantizing to ``bits`` over the target ``rates`` (the earlier path). ``baselines``: curve
     names or aliases (BASELINES, BASELINE_ALIASES); ``crfs``: one CRF ladder for every baseline
-    instead of each one's default. Streams are kept in ``<out>/<clip>/streams/``."""
+    instead of each one's default; ``colorspace`` "yuv420": nvcodec curves fitted to yuv420p
+    planes (their files and names end in -yuv420). Streams are kept in ``<out>/<clip>/streams/``."""
     from tqdm.auto import tqdm
 
     from .baseline import STREAM_SUFFIX
@@ -346,13 +353,18 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                 description = (f"nvcodec {m}: a parameter budget per target rate, fitted {budget:g} s of wall time on this "
                                f"CPU, {bits}-bit quantization after fitting, bytes of the .nvc file, frames from the "
                                "standalone decoder")
+            if colorspace != "rgb":
+                tag, name = f"{tag}-{colorspace}", f"{name}, {colorspace}"
+                description += (f"; the network renders {colorspace} planes (Y full, U and V half resolution) fitted "
+                                "under PSNR-YUV's 6:1:1 weights, scored on its own planes")
             f = curve(out / clip.label / f"nvcodec-{tag}.json", name, description, knob,
                       {**base_setup, "model": m, "budget_s": budget, "bits": 8 if bits is None else bits,
+                       **({"colorspace": colorspace} if colorspace != "rgb" else {}),
                        **({"method": "rate-aware"} if method == "quality" else
                           {"method": "rate-aware, rate control"} if method == "rate-control" else {})},
                       {"provenance": record, "budget": f"{budget:g} s wall time per point", "notes": notes})
             jobs += [(f, k, lambda m=m, k=k, tag=tag, method=method: nvcodec_rd_point(
-                video, m, method, k, budget, bits, _mkdir(streams) / f"{tag}-{k:g}.nvc"))
+                video, m, method, k, budget, bits, _mkdir(streams) / f"{tag}-{k:g}.nvc", colorspace))
                      for k in ladder if not f.has(k)]
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
         for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
