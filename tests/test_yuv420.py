@@ -85,3 +85,24 @@ def test_cli_refuses_yuv420_with_the_ssim_loss(tmp_path, tiny_clip):
                            "--loss", "l1ssim", "--epochs", "1", "--quiet"], capture_output=True, text=True)
     assert proc.returncode == 2 and "yuv420" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_yuv420_distortion_is_the_weighted_mse_with_psnr_yuvs_gradient():
+    """Its value is (6 MSE_Y + MSE_U + MSE_V) / 8 (chroma averaged 2x2); its gradient points where
+    PSNR-YUV's does, so the ~10x smaller chroma errors are not neglected."""
+    from nvcodec.fit import distortion
+
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 9, 11)
+    out = (target + torch.randn_like(target) * torch.tensor([0.2, 0.02, 0.05])[None, :, None, None]).requires_grad_()
+    d = distortion("yuv420", out, target)
+    pool = lambda x: torch.nn.functional.avg_pool2d(x, 2, ceil_mode=True)
+    mse = [((out[:, :1] - target[:, :1]) ** 2).mean(), ((pool(out[:, 1:2]) - pool(target[:, 1:2])) ** 2).mean(),
+           ((pool(out[:, 2:3]) - pool(target[:, 2:3])) ** 2).mean()]
+    assert torch.allclose(d, (6 * mse[0] + mse[1] + mse[2]) / 8)
+    (g,) = torch.autograd.grad(d, out)
+    psnr_yuv = sum(w * -10 * torch.log10(m) for w, m in zip((6 / 8, 1 / 8, 1 / 8), mse))
+    (h,) = torch.autograd.grad(psnr_yuv, out)
+    cosine = torch.nn.functional.cosine_similarity(g.flatten(), -h.flatten(), dim=0)
+    assert cosine > 0.9999
+    assert torch.equal(distortion("rgb", target, target), torch.tensor(0.0))
