@@ -211,8 +211,12 @@ def render(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional
         for y, u, v in render_yuv420(model, info, indices, batch_size):
             yield np.stack([yuv420_to_rgb(y[i], u[i], v[i], info.matrix, info.range) for i in range(len(y))])
         return
-    for out in _forward(model, info, indices, batch_size):
-        yield np.concatenate([to_uint8(o) for o in out])
+    for batch in _forward(model, info, indices, batch_size):
+        frames = []
+        for out in batch:
+            frames.append(to_uint8(out))
+            del out  # freed before the next frame is rendered
+        yield np.concatenate(frames)
 
 
 @torch.no_grad()
@@ -223,13 +227,14 @@ def render_yuv420(model: INR, info: VideoInfo, indices: list[int],
     U and V. The same average the fit's loss takes, so the planes are what the fit aimed at."""
     if info.colorspace != "yuv420":
         raise ValueError("render_yuv420: this model renders RGB")
-    for out in _forward(model, info, indices, batch_size):
+    for batch in _forward(model, info, indices, batch_size):
         y, u, v = [], [], []
-        for o in out:
-            y.append(to_uint8(o[:, :1])[..., 0])
-            chroma = to_uint8(chroma_average(o[:, 1:]))
+        for out in batch:
+            y.append(to_uint8(out[:, :1])[..., 0])
+            chroma = to_uint8(chroma_average(out[:, 1:]))
             u.append(chroma[..., 0])
             v.append(chroma[..., 1])
+            del out  # freed before the next frame is rendered
         yield np.concatenate(y), np.concatenate(u), np.concatenate(v)
 
 
@@ -239,13 +244,16 @@ def chroma_average(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(x, 2, ceil_mode=True)
 
 
-def _forward(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional[int]) -> Iterator[list[torch.Tensor]]:
+def _forward(model: INR, info: VideoInfo, indices: list[int], batch_size: Optional[int]) -> Iterator[Iterator[torch.Tensor]]:
+    """Batches of ``batch_size`` frames, each a generator of one frame's float output at a time, so
+    that the caller converts a frame (to uint8) before the next is rendered: the memory the decoder
+    checked is for one float frame, not a batch of them."""
     model.eval()
     batch_size = batch_size or auto_batch_size(info)
     device = next(model.parameters()).device  # the decoder's is the CPU; the encoder's scores may use a GPU
     for i in range(0, len(indices), batch_size):
-        yield [model(torch.tensor([index], dtype=torch.int64, device=device))[..., :info.height, :info.width]
-               for index in indices[i:i + batch_size]]
+        yield (model(torch.tensor([index], dtype=torch.int64, device=device))[..., :info.height, :info.width]
+               for index in indices[i:i + batch_size])
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:

@@ -114,7 +114,8 @@ def render_all(model: INR, info: VideoInfo, batch_size: Optional[int] = None) ->
 
 def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float:
     """PSNR-RGB of the model's frames against the video's, rendered batch by batch (no copy of the
-    video) on the model's device; on CUDA in full float32 (no TF32), as the CPU decoder computes."""
+    video) on the model's device; on CUDA in full float32 (no TF32), close to but not always bit
+    for bit what the CPU decoder renders (cuDNN's algorithms round differently)."""
     scores, start = [], 0
     with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=False):
         for batch in render(model, video.info, list(range(video.info.frames)), batch_size):

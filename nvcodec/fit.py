@@ -200,7 +200,7 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     rate: Optional[RateModel] = None
     lam: Optional[float] = None  # the rate weight now (rate control moves it)
     if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
-        start_epoch, spent, history, rate, lam = load_checkpoint(cfg.checkpoint, model, optimizer)
+        start_epoch, spent, history, rate, lam = load_checkpoint(cfg.checkpoint, model, optimizer, cfg.colorspace)
 
     steps = math.ceil(n / cfg.batch_size)
     epoch, psnr = start_epoch, float("nan")
@@ -269,37 +269,42 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         if on_epoch is not None:
             on_epoch(epoch, record)
         if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam)
+            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
+                            cfg.colorspace)
     bar.close()
     model.eval()
     model.to(memory_format=torch.contiguous_format)
     seconds = time.perf_counter() - began
     if cfg.checkpoint:
-        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history, rate, lam)
+        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history, rate, lam, cfg.colorspace)
     return FitResult(epoch, seconds, psnr, history, rate, lam)
 
 
 def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list,
-                    rate: Optional[RateModel] = None, lam: Optional[float] = None) -> None:
+                    rate: Optional[RateModel] = None, lam: Optional[float] = None, colorspace: str = "rgb") -> None:
     """Everything needed to go on fitting, written atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     state = {"model": model.name, "config": model.config, "weights": model.state_dict(),
              "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds, "history": history,
-             "rate": None if rate is None else rate.state_dict(), "lambda": lam}
+             "rate": None if rate is None else rate.state_dict(), "lambda": lam, "colorspace": colorspace}
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str, model: INR, optimizer) -> tuple[int, float, list, Optional[RateModel], Optional[float]]:
+def load_checkpoint(path: str, model: INR, optimizer,
+                    colorspace: str = "rgb") -> tuple[int, float, list, Optional[RateModel], Optional[float]]:
     # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("model") != model.name or state.get("config") != model.config:
         raise InputError(f"{path}: checkpoint is for another model or config; delete it or drop --resume")
+    if state.get("colorspace", "rgb") != colorspace:
+        raise InputError(f"{path}: checkpoint was fitted to {state.get('colorspace', 'rgb')}, not {colorspace}; "
+                         "delete it or drop --resume")
     model.load_state_dict(state["weights"])
     rate = None
     if state.get("rate") is not None:  # a rate-aware fit that had begun quantizing
-        rate = RateModel(model, trained_stored_names(model))
+        rate = RateModel(model, trained_stored_names(model)).to(next(model.parameters()).device)
         try:
             rate.load_state_dict(state["rate"])
         except RuntimeError:

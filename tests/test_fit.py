@@ -111,3 +111,12 @@ def test_an_unavailable_device_is_refused_before_fitting():
         FitConfig(epochs=1, device="gpu0")
     with pytest.raises(InputError, match="cpu or cuda"):
         FitConfig(epochs=1, device="meta")
+
+
+def test_resume_refuses_a_checkpoint_of_the_other_colorspace(tmp_path, tiny_video):
+    from nvcodec.errors import InputError
+
+    cfg = replace(TINY_FIT, epochs=1, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1)
+    fit(_model(tiny_video), tiny_video.frames, cfg)
+    with pytest.raises(InputError, match="fitted to rgb, not yuv420"):
+        fit(_model(tiny_video), tiny_video.frames, replace(cfg, epochs=2, resume=True, colorspace="yuv420"))

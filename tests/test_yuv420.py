@@ -106,3 +106,29 @@ def test_yuv420_distortion_is_the_weighted_mse_with_psnr_yuvs_gradient():
     cosine = torch.nn.functional.cosine_similarity(g.flatten(), -h.flatten(), dim=0)
     assert cosine > 0.9999
     assert torch.equal(distortion("rgb", target, target), torch.tensor(0.0))
+
+
+def test_the_decoder_converts_each_frame_before_rendering_the_next(tmp_path):
+    """Memory: the decoder's checks budget one float frame; a batch's frames must not all be
+    alive as floats at once (RGB and yuv420 alike)."""
+    from nvcodec.decoder import render
+
+    video = make_video(16, 8, frames=4)
+    for colorspace in ("rgb", "yuv420"):
+        path = tmp_path / f"{colorspace}.nvc"
+        encode_video(video, path, params=2000, fit_config=replace(TINY_FIT, epochs=1), colorspace=colorspace)
+        stream = load_bitstream(path)
+        alive, peak = [], []
+        forward = stream.model.forward
+
+        def counting(index, frames=None):
+            out = forward(index, frames)
+            alive.append(1)
+            peak.append(len(alive))
+            import weakref
+            weakref.finalize(out, alive.pop)
+            return out
+
+        stream.model.forward = counting
+        batches = list((render_yuv420 if colorspace == "yuv420" else render)(stream.model, stream.info, [0, 1, 2, 3], 4))
+        assert len(batches) == 1 and max(peak) == 1, colorspace
