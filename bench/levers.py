@@ -21,21 +21,19 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import nn
 
 from nvcodec.encoder import psnr_of
 from nvcodec.fit import FitConfig, fit
 from nvcodec.io import parse_size, read_video
 from nvcodec.models import INR, model_class
-from nvcodec.models.blocks import UpsampleBlock
+from nvcodec.models.blocks import UpsampleBlock, he_initialize
 
 
 def kaiming(model: INR) -> None:
     """He-normal weights (fan in, ReLU gain) and zero biases in every upsampling block."""
     for m in model.modules():
         if isinstance(m, UpsampleBlock):
-            nn.init.kaiming_normal_(m[0].weight, nonlinearity="relu")
-            nn.init.zeros_(m[0].bias)
+            he_initialize(m[0])
 
 
 def pytorch_init(model: INR) -> None:

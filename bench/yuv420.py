@@ -18,9 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
-from nvcodec.decoder import decode_frames, load_bitstream, render_yuv420
+from nvcodec.decoder import decode_frames, decode_yuv420
 from nvcodec.encoder import encode_video
 from nvcodec.fit import FitConfig
 from nvcodec.io import read_video
@@ -45,11 +44,7 @@ def main() -> None:
                 r = encode_video(video, path, target_bpp=rate, colorspace=colorspace,
                                  fit_config=FitConfig(time_budget=args.budget, quiet=True))
                 rgb = decode_frames(path)
-                yuv = None
-                if colorspace == "yuv420":
-                    stream = load_bitstream(path)
-                    yuv = tuple(np.concatenate(p) for p in zip(*render_yuv420(stream.model, stream.info,
-                                                                               list(range(stream.info.frames)))))
+                yuv = decode_yuv420(path) if colorspace == "yuv420" else None
                 s = score(video, rgb, yuv, ms_ssim=False)
                 point = {"clip": clip, "target_bpp": rate, "colorspace": colorspace, "bpp": round(r.bpp, 5),
                          "epochs": r.fit.epochs, "parameters": r.parameters,

@@ -59,6 +59,7 @@ def parse_memory(text: str) -> int:
 
 
 def _arguments() -> argparse.ArgumentParser:
+    from .bitstream import COLORSPACES
     from .models import REGISTRY
     from .rd import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_QUALITIES, DEFAULT_RATES
 
@@ -90,7 +91,7 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("--loss", choices=("mse", "l1ssim"), default=None, help="fitting loss")
     enc.add_argument("--batch-size", type=int, default=None)
     enc.add_argument("--seed", type=int, default=0)
-    enc.add_argument("--colorspace", choices=("rgb", "yuv420"), default="rgb",
+    enc.add_argument("--colorspace", choices=COLORSPACES, default="rgb",
                      help="what the network renders: rgb, or yuv420 (Y full, U and V half resolution, "
                           "fitted under PSNR-YUV's 6:1:1 weights; decodes straight to yuv420p)")
     enc.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -141,7 +142,7 @@ def _arguments() -> argparse.ArgumentParser:
                             f"{','.join(map(str, DEFAULT_QUALITIES))})")
     bench.add_argument("--bits", type=int, default=None,
                        help="instead: nvcodec fitted in float and quantized to this many bits, over the --rates ladder")
-    bench.add_argument("--colorspace", choices=("rgb", "yuv420"), default="rgb",
+    bench.add_argument("--colorspace", choices=COLORSPACES, default="rgb",
                        help="what nvcodec's networks render (yuv420: curves named ...-yuv420)")
     bench.add_argument("--frames", default=None, help="use frames START:STOP of every clip")
     bench.add_argument("-o", "--output-dir", default=os.path.join("bench", "results"), help="results folder (default bench/results)")
@@ -177,11 +178,10 @@ def cmd_encode(args) -> int:
     budget = args.time_budget if args.time_budget or args.epochs else parse_duration("2m")
     checkpoint = f"{output}.ckpt" if args.checkpoint_every or args.resume else None
     options = {k: v for k, v in {"lr": args.lr, "loss": args.loss, "batch_size": args.batch_size}.items() if v is not None}
-    if args.colorspace == "yuv420" and args.loss == "l1ssim":
-        raise InputError("--colorspace yuv420 fits PSNR-YUV (mse); drop --loss l1ssim")
     cfg = FitConfig(epochs=args.epochs, time_budget=budget, seed=args.seed, device=args.device,
                     bf16=False if args.no_bf16 else None, checkpoint=checkpoint,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume, quiet=args.quiet, **options)
+                    checkpoint_every=args.checkpoint_every, resume=args.resume, quiet=args.quiet,
+                    colorspace=args.colorspace, **options)
     if args.target_bpp is not None and args.target_size is not None:
         raise InputError("give --target-bpp or --target-size, not both")
     if isinstance(args.target_size, str) or (args.target_size is not None and args.target_size <= 0):

@@ -292,15 +292,12 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
     began = time.perf_counter()
     stream = load_bitstream(source, max_memory=max_memory)
     indices = frame_indices(stream.info, frames, stream.path)
-    info = stream.info
-    with VideoWriter(output, dataclasses.replace(info, frames=len(indices)), lossless=lossless) as writer, \
+    planes = stream.info.colorspace == "yuv420"  # written as they are, not through RGB
+    with VideoWriter(output, dataclasses.replace(stream.info, frames=len(indices)), lossless=lossless) as writer, \
             tqdm(total=len(indices), disable=quiet, unit="frame", desc="decode") as bar:
-        for batch in _rendered(stream, indices, batch_size, planes=info.colorspace == "yuv420"):
-            if info.colorspace == "yuv420":
-                writer.write_yuv420(*batch)
-            else:
-                writer.write(batch)
-            bar.update(len(batch[0]) if info.colorspace == "yuv420" else len(batch))
+        for batch in _rendered(stream, indices, batch_size, planes):
+            writer.write_yuv420(*batch) if planes else writer.write(batch)
+            bar.update(len(batch[0] if planes else batch))
     seconds = time.perf_counter() - began
     return DecodeResult(os.fspath(output), len(indices), seconds, len(indices) / seconds)
 
@@ -308,13 +305,27 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
 def decode_frames(source: str | os.PathLike | bytes, frames: Optional[tuple[int, Optional[int]]] = None,
                   batch_size: Optional[int] = None, max_memory: Optional[int] = None) -> np.ndarray:
     """Decode to a uint8 array (T, H, W, 3) in memory."""
+    stream, indices = _load_in_memory(source, frames, max_memory)
+    return np.concatenate(list(_rendered(stream, indices, batch_size)))
+
+
+def decode_yuv420(source: str | os.PathLike | bytes, frames: Optional[tuple[int, Optional[int]]] = None,
+                  batch_size: Optional[int] = None, max_memory: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode a yuv420 file to its planes in memory: Y (T, H, W), U and V (T, ceil(H/2), ceil(W/2))."""
+    stream, indices = _load_in_memory(source, frames, max_memory)
+    batches = list(_rendered(stream, indices, batch_size, planes=True))
+    return tuple(np.concatenate(p) for p in zip(*batches))
+
+
+def _load_in_memory(source, frames, max_memory) -> tuple[Bitstream, list[int]]:
+    """A loaded file and the frames asked for, checked to fit in memory as uint8 RGB (twice)."""
     stream = load_bitstream(source, max_memory=max_memory)
     indices = frame_indices(stream.info, frames, stream.path)
     need = len(indices) * stream.info.width * stream.info.height * 3
     if stream.plan.peak_bytes + 2 * need > stream.memory_limit:
         raise BitstreamError(f"{stream.path}: {len(indices)} frames of {stream.info.width}x{stream.info.height} "
                              f"need {format_bytes(2 * need)} in memory, above the limit; decode to a file or fewer frames")
-    return np.concatenate(list(_rendered(stream, indices, batch_size)))
+    return stream, indices
 
 
 def _rendered(stream: Bitstream, indices: list[int], batch_size: Optional[int], planes: bool = False) -> Iterator:

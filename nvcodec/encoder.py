@@ -13,12 +13,12 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .bitstream import write_container
+from .bitstream import COLORSPACES, write_container
 from .decoder import load_bitstream, render
 from .entropy import pack_tensors, scale_count
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
-from .io import Video, VideoInfo, check_writable, read_video, rgb_to_yuv420, write_atomic, yuv420_to_444
+from .io import Video, VideoInfo, check_writable, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_444
 from .metrics import frame_psnr
 from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
@@ -170,12 +170,11 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     cfg = fit_config or FitConfig(time_budget=120)
     if quality is not None:
         cfg = dataclasses.replace(cfg, rate_lambda=quality_to_lambda(quality))
-    if colorspace not in ("rgb", "yuv420"):
-        raise InputError(f"colorspace {colorspace!r}: use rgb or yuv420")
+    if colorspace not in COLORSPACES:
+        raise InputError(f"colorspace {colorspace!r}: use {' or '.join(COLORSPACES)}")
     targets = video.frames  # what the network learns to render
     if colorspace == "yuv420":
-        planes = video.yuv or tuple(np.stack(p) for p in zip(*(rgb_to_yuv420(f, video.info.matrix, video.info.range)
-                                                                 for f in video.frames)))
+        planes = video.yuv or rgb_frames_to_yuv420(video.frames, video.info.matrix, video.info.range)
         targets = yuv420_to_444(*planes)
         video = Video(video.frames, dataclasses.replace(video.info, colorspace="yuv420"), planes)
         cfg = dataclasses.replace(cfg, colorspace="yuv420")
@@ -209,9 +208,9 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         result.rate.to("cpu")
     with torch.no_grad():
         net.prepare_storage(torch.from_numpy(targets))
+    estimated = result.rate.bits(net) if result.rate is not None else None
     psnr_float = psnr_of(net.to(cfg.device), video)
-    estimated = result.rate.bits(net.to("cpu")) if result.rate is not None else None
-    data = compress(net, info, bits or 8, result.rate)
+    data = compress(net, info, bits or 8, result.rate)  # on the CPU
     write_atomic(output, data)
     psnr = psnr_of(net.to(cfg.device), video)
     net.to("cpu")

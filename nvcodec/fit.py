@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .bitstream import COLORSPACES
+from .decoder import chroma_average
 from .errors import InputError
 from .metrics import psnr_from_mse, ssim_torch
 from .models import INR
@@ -62,8 +64,8 @@ class FitConfig:
             raise InputError("fit: give a budget, in epochs or in seconds (time_budget)")
         if self.loss not in ("mse", "l1ssim"):
             raise InputError(f"fit: unknown loss {self.loss!r}; use mse or l1ssim")
-        if self.colorspace not in ("rgb", "yuv420"):
-            raise InputError(f"fit: unknown colorspace {self.colorspace!r}; use rgb or yuv420")
+        if self.colorspace not in COLORSPACES:
+            raise InputError(f"fit: unknown colorspace {self.colorspace!r}; use {' or '.join(COLORSPACES)}")
         if self.colorspace == "yuv420" and self.loss != "mse":
             raise InputError("fit: yuv420 fitting takes the mse loss (PSNR-YUV); drop --loss l1ssim")
         try:
@@ -155,7 +157,7 @@ def distortion(colorspace: str, out: torch.Tensor, target: torch.Tensor) -> torc
     if colorspace == "rgb":
         return F.mse_loss(out, target)
     diff = (out - target).contiguous()  # averaging is linear: the chroma of the difference is the difference of the chromas
-    chroma = F.avg_pool2d(diff[:, 1:], 2, ceil_mode=True)
+    chroma = chroma_average(diff[:, 1:])  # the decoder's
     mse = torch.cat([diff[:, :1].square().mean()[None], chroma.square().mean(dim=(0, 2, 3))])
     weights = torch.tensor(YUV_WEIGHTS, device=mse.device)
     value = (weights * mse).sum().detach()

@@ -135,6 +135,12 @@ def rgb_to_yuv420(rgb: np.ndarray, matrix: str, range_: str) -> tuple[np.ndarray
     return _planes(out)
 
 
+def rgb_frames_to_yuv420(frames: np.ndarray, matrix: str, range_: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 RGB frames (T, H, W, 3) -> their yuv420p planes, each stacked over the frames (T, h, w)."""
+    planes = [rgb_to_yuv420(f, matrix, range_) for f in frames]
+    return tuple(np.stack([p[i] for p in planes]) for i in range(3))
+
+
 def yuv420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, matrix: str, range_: str) -> np.ndarray:
     """yuv420p planes of one frame -> (H, W, 3) uint8 RGB."""
     import av
@@ -321,11 +327,7 @@ def _read_image_folder(path: Path, start: int, stop: Optional[int], size, keep_y
         return Video(np.zeros((0, 1, 1, 3), np.uint8), VideoInfo(1, 1, 0))
     frames = np.stack(rgb)
     info = VideoInfo(frames.shape[2], frames.shape[1], len(rgb), Fraction(25), default_matrix(frames.shape[1]), "tv")
-    yuv = None
-    if keep_yuv:
-        planes = [rgb_to_yuv420(f, info.matrix, info.range) for f in frames]
-        yuv = tuple(np.stack([p[i] for p in planes]) for i in range(3))
-    return Video(frames, info, yuv)
+    return Video(frames, info, rgb_frames_to_yuv420(frames, info.matrix, info.range) if keep_yuv else None)
 
 
 def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

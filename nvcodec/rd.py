@@ -27,7 +27,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from .errors import InputError
-from .io import SAMPLE_CLIPS, Video, read_video, rgb_to_yuv420, write_atomic, yuv420_to_rgb
+from .io import SAMPLE_CLIPS, Video, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_rgb
 from .metrics import bd_rate, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
 from .provenance import provenance
 
@@ -117,8 +117,7 @@ def score(reference: Video, rgb: np.ndarray, yuv: Optional[Sequence[np.ndarray]]
     ``yuv``: the decoded yuv420p planes; by default converted from ``rgb`` with the clip's matrix."""
     info = reference.info
     if yuv is None:
-        planes = [rgb_to_yuv420(f, info.matrix, info.range) for f in rgb]
-        yuv = tuple(np.stack([p[i] for p in planes]) for i in range(3))
+        yuv = rgb_frames_to_yuv420(rgb, info.matrix, info.range)
     p = psnr_yuv(reference.yuv, yuv)
     small = min(info.width, info.height) < MS_SSIM_MIN_SIDE
     return {"psnr-rgb": psnr_rgb(rgb, reference.frames),
@@ -174,7 +173,7 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
     "quality" (rate-aware at quality ``knob``) or "ptq" (fitted in float and quantized to ``bits``
     with a parameter budget for target rate ``knob``). ``colorspace`` "yuv420": the network renders
     yuv420p planes, scored as they are (PSNR-YUV) and converted to RGB for PSNR-RGB."""
-    from .decoder import decode_frames, load_bitstream, render_yuv420
+    from .decoder import decode_frames, decode_yuv420
     from .encoder import encode_video
     from .fit import FitConfig
 
@@ -189,10 +188,7 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
     began = time.perf_counter()
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
-    yuv = None
-    if colorspace == "yuv420":  # its own planes, not the RGB converted back
-        loaded = load_bitstream(stream)
-        yuv = tuple(np.concatenate(p) for p in zip(*render_yuv420(loaded.model, loaded.info, list(range(loaded.info.frames)))))
+    yuv = decode_yuv420(stream) if colorspace == "yuv420" else None  # its own planes, not the RGB converted back
     size = stream.stat().st_size
     point = {"quality" if method == "quality" else "target-bpp": knob, "bytes": size, "bpp": video.info.bpp(size),
              **score(video, rgb, yuv), "encode_s": enc.encode_s, "decode_s": decode_s,

@@ -41,6 +41,12 @@ def positional_encoding(t: torch.Tensor, levels: int, base: float) -> torch.Tens
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
+def he_initialize(conv: nn.Conv2d) -> None:
+    """He-normal weights (fan in, ReLU gain) and zero biases."""
+    nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    nn.init.zeros_(conv.bias)
+
+
 class UpsampleBlock(nn.Sequential):
     """Conv(k) to out*s^2 channels -> PixelShuffle(s) -> GELU: NeRV's block."""
 
@@ -50,8 +56,7 @@ class UpsampleBlock(nn.Sequential):
         default (uniform, gain 1/sqrt(3)), which shrinks what differs between inputs ~3x a block."""
         conv = nn.Conv2d(c_in, c_out * stride * stride, kernel, padding=kernel // 2)
         if he_init:
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
+            he_initialize(conv)
         layers: list[nn.Module] = [conv, nn.PixelShuffle(stride)]
         if act:
             layers.append(nn.GELU())
