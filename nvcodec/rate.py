@@ -76,6 +76,46 @@ class _Spread(torch.autograd.Function):
         return _segment_sums(grad, ends), None, None
 
 
+class _FakeQuantize(torch.autograd.Function):
+    """w -> (w_hat, bits) in one node: w_hat = step * q with q = Q(w / step), Q soft rounding plus
+    noise (soft, ``alpha`` its sharpness) or rounding with a straight-through gradient (hard), and
+    bits the rate of q, each tensor (runs ending at ``tensor_ends``) under the Laplace fitted to
+    its |q| (no gradient through that fit). Its gradients are written out: one autograd node
+    instead of a dozen keeps the per-step overhead of rate-aware fitting small on a CPU.
+
+    With L the loss and g = dQ/dx (1 when hard): dL/dq = dL/dw_hat * step + dbits/dq, where
+    dbits/dq = -log2(r) * sign(q) for the tensor's decay r; dL/dw = dL/dq * g / step and
+    dL/dstep = dL/dw_hat * q - dL/dq * g * w / step^2."""
+
+    @staticmethod
+    def forward(ctx, w, step, noise, alpha, hard, tensor_ends, tensor_of, counts):
+        x = w / step
+        if hard:
+            q, slope = torch.round(x).clamp_(-QMAX, QMAX), None
+        elif alpha < 1e-3:
+            q, slope = x + noise, None
+        else:
+            m = torch.floor(x).add_(0.5)
+            th = torch.tanh((x - m).mul_(alpha))
+            k = 1.0 / (2 * math.tanh(alpha / 2))
+            q = m.add_(th, alpha=k).add_(noise)
+            slope = th.square_().neg_().add_(1).mul_(alpha * k)
+        abs_sum = _segment_sums(q.abs(), tensor_ends)
+        r = laplace_decay(abs_sum / counts)
+        bits = laplace_bits(counts, abs_sum, r).sum()
+        ctx.save_for_backward(x, q, slope if slope is not None else x.new_empty(0), step, r, tensor_of)
+        return q * step, bits
+
+    @staticmethod
+    def backward(ctx, grad_w_hat, grad_bits):
+        x, q, slope, step, r, tensor_of = ctx.saved_tensors
+        per_tensor = torch.log(r.clamp(1e-6, 1 - 1e-6)).neg_().div_(_LN2).mul_(grad_bits)
+        grad_q = torch.sign(q).mul_(per_tensor.index_select(0, tensor_of)).addcmul_(grad_w_hat, step)
+        grad_x = grad_q.mul_(slope) if slope.numel() else grad_q
+        grad_step = (grad_w_hat * q).addcmul_(grad_x, x / step, value=-1.0)
+        return grad_x / step, grad_step, None, None, None, None, None, None
+
+
 def _rows(t: torch.Tensor) -> torch.Tensor:
     """A tensor as the file's rows: output channels along axis 0 (a vector is one row)."""
     return t.reshape(t.shape[0] if t.dim() >= 2 else 1, -1)
@@ -114,6 +154,9 @@ class RateModel(nn.Module):
         self.register_buffer("group_ends", torch.cumsum(torch.bincount(group_of, minlength=offset), 0) - 1,
                              persistent=False)
         self.register_buffer("counts", torch.tensor(self.sizes, dtype=torch.float32), persistent=False)
+        sizes = torch.tensor(self.sizes)
+        self.register_buffer("tensor_ends", torch.cumsum(sizes, 0) - 1, persistent=False)
+        self.register_buffer("tensor_of", torch.repeat_interleave(torch.arange(len(sizes)), sizes), persistent=False)
         # the soft phase's uniform noise: a window of this pool at a random offset each step, as
         # random for the fitting as a fresh draw, without drawing a number per value each step
         pool = torch.rand(2 * len(group_of) + 1, generator=torch.Generator().manual_seed(NOISE_SEED)) - 0.5
@@ -136,50 +179,43 @@ class RateModel(nn.Module):
 
     def quantize(self, w: torch.Tensor, mode: str, alpha: float = 0.0,
                  generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(w_hat, q) of the flat vector ``w``: the values the network uses and the (soft)
-        integers the rate is taken on. ``generator``: where the soft mode's noise comes from."""
+        """(w_hat, bits) of the flat vector ``w``: the values the network uses and the rate of
+        their (soft) integers. ``generator``: where the soft mode's noise comes from."""
         step = _Spread.apply(self.steps(stored=(mode == "hard")), self.group_of, self.group_ends)
-        q = w / step
-        if mode == "soft":
-            q = soft_round(q, alpha) + self.noise(generator)
-        elif mode == "hard":
-            q = q + (torch.round(q).clamp(-QMAX, QMAX) - q).detach()
-        return q * step, q
-
-    def rate(self, q: torch.Tensor) -> torch.Tensor:
-        """Bits of the flat ``q``, each tensor under the discrete Laplace fitted to it by maximum
-        likelihood (what the coder will also fit); no gradient flows through the fit."""
-        abs_sum = torch.stack([part.sum() for part in q.abs().split(self.sizes)])
-        r = laplace_decay(abs_sum.detach() / self.counts)
-        return laplace_bits(self.counts, abs_sum, r).sum()
+        noise = self.noise(generator) if mode == "soft" else None
+        return _FakeQuantize.apply(w, step, noise, alpha if mode == "soft" else 0.0, mode == "hard",
+                                   self.tensor_ends, self.tensor_of, self.counts)
 
     def quantized_parameters(self, model: nn.Module, mode: str, alpha: float = 0.0,
                              generator: Optional[torch.Generator] = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The fake-quantized parameters to run ``model`` with, and their rate in bits."""
         params = dict(model.named_parameters())
         w = torch.cat([params[n].reshape(-1) for n in self.names])
-        w_hat, q = self.quantize(w, mode, alpha, generator)
+        w_hat, bits = self.quantize(w, mode, alpha, generator)
         out = {}
         for name, shape, part in zip(self.names, self.shapes, w_hat.split(self.sizes)):
             part = part.view(shape)
             if part.dim() == 4 and params[name].is_contiguous(memory_format=torch.channels_last):
                 part = part.contiguous(memory_format=torch.channels_last)  # as the model's own: fast convolutions
             out[name] = part
-        return out, self.rate(q)
+        return out, bits
 
     @torch.no_grad()
-    def export(self, model: nn.Module) -> dict[str, QuantizedArray]:
-        """The integers and float16 steps of a hard pass: what goes into the file."""
+    def export(self, model: nn.Module, only: Optional[list[str]] = None) -> dict[str, QuantizedArray]:
+        """The integers and float16 steps of a hard pass: what goes into the file (``only``: of
+        those tensors)."""
         params = dict(model.named_parameters())
         steps16 = self.log_step.detach().exp().to(torch.float16).clamp_min(2.0 ** -24).cpu()
-        w = torch.cat([params[n].detach().float().cpu().reshape(-1) for n in self.names])
-        q = torch.round(w / steps16.float()[self.group_of.cpu()]).clamp(-QMAX, QMAX).to(torch.int32)
         out, first = {}, 0
-        for name, shape, part in zip(self.names, self.shapes, q.split(self.sizes)):
-            groups = scale_layout(shape)[0]
-            peak = int(part.abs().max()) if part.numel() else 0
-            out[name] = QuantizedArray(part.reshape(shape).numpy(), steps16[first:first + groups].numpy(),
-                                       max(2, peak.bit_length() + 1))
+        for name, shape in zip(self.names, self.shapes):
+            groups, per_group = scale_layout(shape)
+            if only is None or name in only:
+                rows = _rows(params[name].detach().float().cpu())
+                step = steps16[first:first + groups].float().repeat_interleave(per_group)[:len(rows), None]
+                q = torch.round(rows / step).clamp(-QMAX, QMAX).to(torch.int32)
+                peak = int(q.abs().max()) if q.numel() else 0
+                out[name] = QuantizedArray(q.reshape(shape).numpy(), steps16[first:first + groups].numpy(),
+                                           max(2, peak.bit_length() + 1))
             first += groups
         return out
 

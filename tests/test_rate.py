@@ -157,3 +157,58 @@ def test_rate_control_errors(tmp_path, tiny_video):
         encode_video(tiny_video, tmp_path / "x.nvc", target_bpp=0.001, fit_config=TINY_FIT)
     assert main(["encode", "carphone", "-o", str(tmp_path / "y.nvc"), "--target-bpp", "0.1", "--target-size", "5k"]) == 2
     assert not (tmp_path / "y.nvc").exists()
+
+
+@pytest.mark.parametrize("mode,alpha", [("soft", 3.0), ("soft", 0.0), ("hard", 0.0)])
+def test_fused_fake_quantization_has_the_gradient_of_its_plain_composition(mode, alpha):
+    """The one-node quantizer against autograd through the same steps written out op by op."""
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 20, 3), torch.nn.Linear(7, 5))
+    names = [n for n, _ in model.named_parameters()]
+    rate = RateModel(model, names, init_bits=5).double()
+    w = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().requires_grad_()
+    upstream = torch.randn_like(w)
+
+    def plain():
+        step = rate.steps(stored=(mode == "hard"))[rate.group_of]
+        x = w / step
+        if mode == "soft":
+            q = soft_round(x, alpha) + rate.noise(torch.Generator().manual_seed(5))
+        else:
+            q = x + (torch.round(x) - x).detach()
+        sums = torch.stack([part.sum() for part in q.abs().split(rate.sizes)])
+        bits = laplace_bits(rate.counts.double(), sums, laplace_decay(sums.detach() / rate.counts)).sum()
+        return q * step, bits
+
+    def fused():
+        return rate.quantize(w, mode, alpha, torch.Generator().manual_seed(5))
+
+    grads = []
+    for f in (plain, fused):
+        w.grad, rate.log_step.grad = None, None
+        w_hat, bits = f()
+        ((w_hat * upstream).sum() + 0.3 * bits).backward()
+        grads.append((w_hat.detach(), float(bits.detach()), w.grad.clone(), rate.log_step.grad.clone()))
+    (a_hat, a_bits, a_w, a_s), (b_hat, b_bits, b_w, b_s) = grads
+    assert torch.allclose(a_hat, b_hat, atol=1e-12) and a_bits == pytest.approx(b_bits, rel=1e-9)
+    assert torch.allclose(a_w, b_w, rtol=1e-7, atol=1e-9)
+    assert torch.allclose(a_s, b_s, rtol=1e-7, atol=1e-9)
+
+
+def test_step_search_lowers_the_measured_loss(tiny_video):
+    """With bits far dearer than distortion (a large lambda), the search keeps coarser steps; the
+    loss D + lambda R on every frame falls; past its deadline it measures nothing."""
+    from nvcodec.refine import refine_steps
+
+    cls = model_class("nerv")
+    torch.manual_seed(0)
+    model = cls(cls.configure(tiny_video.info.width, tiny_video.info.height, tiny_video.info.frames, 3000))
+    lam = 10.0
+    result = fit(model, tiny_video.frames, replace(TINY_FIT, epochs=6, rate_lambda=1e-3))
+    learned = result.rate.log_step.detach().clone()
+    r = refine_steps(model, result.rate, tiny_video.frames, lam)
+    assert r.changed > 0 and r.tried == 4 * len(result.rate.names)
+    assert r.loss_after < r.loss_before
+    assert (result.rate.log_step.detach() > learned).any() and not (result.rate.log_step.detach() < learned).any()
+    again = refine_steps(model, result.rate, tiny_video.frames, lam, deadline=0.0)  # past its deadline
+    assert again.tried == 0 and again.loss_after == pytest.approx(r.loss_after, rel=1e-6)
