@@ -265,7 +265,7 @@ def load_curves(clip_dir: Path) -> dict[str, dict[str, Any]]:
         setup = c.get("meta", {}).get("setup", {})
         return tuple(str(setup.get(k)) for k in ("clip", "size", "frames", "first_frame"))
 
-    anchor = next((c for k, c in curves.items() if not k.startswith("nvcodec-")), None)
+    anchor = next((c for k, c in curves.items() if not _is_ours(k)), None)
     for name in [k for k, c in curves.items() if anchor is not None and where(c) != where(anchor)]:
         print(f"nvcodec bench: {clip_dir / name}.json is of another clip size or frame range; left out", file=sys.stderr)
         del curves[name]
@@ -379,7 +379,8 @@ def _mkdir(path: Path) -> Path:
 
 # ---------------------------------------------------------------------------- BD-rate and plots
 def _is_ours(name: str) -> bool:
-    return name.startswith("nvcodec-")
+    """nvcodec's curves, and the latent-grid probe's (bench/latent_probe.py): never a baseline."""
+    return name.startswith(("nvcodec-", "latent-probe-"))
 
 
 def bd_point(ref: dict[str, Any], test: dict[str, Any], metric: str) -> dict[str, Any]:
@@ -401,7 +402,9 @@ def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> lis
             continue
         setup = test["meta"].get("setup", {})
         model = setup.get("model", name.removeprefix("nvcodec-"))
-        if "model" in setup:  # which path made it: rate-aware fitting, or quantization after fitting
+        if name.startswith("latent-probe-"):
+            model = f"latent-grid probe (time stride {setup.get('time_stride', 1)})"
+        elif "model" in setup:  # which path made it: rate-aware fitting, or quantization after fitting
             method = setup.get("method")
             model += {"rate-aware": " rate-aware", "rate-aware, rate control": " rate control"}.get(
                 method, f" {setup.get('bits', 8)}-bit after fit")
@@ -515,7 +518,7 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
     for ax, metric in zip(axes, ("psnr-rgb", "psnr-yuv")):
         for name, c in curves.items():
             r = c["results"]
-            ours = name.startswith("nvcodec-")
+            ours = _is_ours(name)
             ax.plot(r["bpp"], r[metric], "o-" if ours else "s--", label=c["name"], lw=2 if ours else 1.2, ms=4)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -524,11 +527,15 @@ def write_report(out: str | os.PathLike, clip: str, quiet: bool = False) -> Opti
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(f"{metric.upper()} (dB)")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    # below the panels, in columns: a dozen curves in a legend inside a panel hid its data
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    rows = -(-len(labels) // 2)
+    fig.set_size_inches(12, 4.8 + 0.17 * rows)
     size = "x".join(map(str, setup.get("size", [])))
     fig.suptitle(f"{clip} {size}, {setup.get('frames', '?')} frames — nvcodec: {', '.join(budgets)} on a CPU; "
                  "baselines: CRF ladder", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.17 * rows / (4.8 + 0.17 * rows), 1, 1))
     path = clip_dir / "rd.png"
     tmp = clip_dir / ".rd.png.tmp"
     try:

@@ -170,6 +170,14 @@ def test_bd_table_halved_rate_and_no_overlap(tmp_path):
     assert "| clip 40x24 | half | 60 s | -50.0% / -50.0% (27.0–35.8) | x264-medium | -50.0% / -50.0% (27.0–35.8) |" in table
     assert "| clip 40x24 | far | 60 s | x264-medium | no overlap |" in table
     assert "| clip 40x24 | bent | 60 s | x264-medium | n/a: a curve is not monotone |" in table
+    # the latent-grid probe's curve is one of ours, measured against the baselines, never one of them
+    probe = _curve("probe", [b / 4 for b in bpp], psnr)
+    probe["meta"]["setup"]["time_stride"] = 4
+    (clip / "latent-probe-60s.json").write_text(json.dumps(probe))
+    rows = {r["curve"]: r for r in rd.bd_rates(rd.load_curves(clip))}
+    assert set(rows["nvcodec-half"]) == {"curve", "model", "budget", "x264-medium"}
+    assert rows["latent-probe-60s"]["x264-medium"]["pchip"] == pytest.approx(-75, abs=1e-6)
+    assert rows["latent-probe-60s"]["model"] == "latent-grid probe (time stride 4)"
 
 
 def test_strongest_baseline_is_the_one_needing_fewest_bits(tmp_path):
