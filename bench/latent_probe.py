@@ -96,6 +96,7 @@ from nvcodec.entropy import pack_tensors
 from nvcodec.io import read_video, write_atomic
 from nvcodec.provenance import provenance
 from nvcodec.quant import dequantize_tensors, quantize_tensors
+from nvcodec.rate import soft_round
 from nvcodec.rd import DEFAULT_SIZES, score
 
 #: Lambdas (loss = MSE + lambda * bpp): a ladder of four, spaced to span about 0.02-0.1 bpp on
@@ -187,12 +188,6 @@ def laplace_bits(q: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> to
     return (-torch.where(d >= 0.5, far, near) / math.log(2)).clamp(max=MAX_BITS)
 
 
-def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
-    alpha = 1 / temperature
-    m = torch.floor(y) + 0.5
-    return m + torch.tanh(alpha * (y - m)) / (2 * math.tanh(alpha / 2))
-
-
 def quantize(y: torch.Tensor, progress: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(what the rate sees, what synthesis and context see) for the phase at ``progress``."""
     if progress >= STE_START:
@@ -203,8 +198,8 @@ def quantize(y: torch.Tensor, progress: float) -> tuple[torch.Tensor, torch.Tens
         return y + noise, y + noise
     share = (progress - NOISE_END) / (STE_START - NOISE_END)
     t = TEMPERATURES[0] + share * (TEMPERATURES[1] - TEMPERATURES[0])
-    noisy = soft_round(y, t) + noise
-    return noisy, soft_round(noisy, t)
+    noisy = soft_round(y, 1 / t) + noise  # sharpness 1 / temperature
+    return noisy, soft_round(noisy, 1 / t)
 
 
 def blend(x: torch.Tensor, here: torch.Tensor, after: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

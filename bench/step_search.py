@@ -101,7 +101,6 @@ def refine_steps(model: INR, rate: RateModel, frames: np.ndarray | torch.Tensor,
         return _distortion(model, rate, frames, indices, colorspace, height, width) + lam * sum(bits) / pixels
 
     before_steps = rate.log_step.detach().clone()
-    before_bits = list(bits)
     full_before = loss(list(range(n)))
     current = loss(sample_idx)
     changed = tried = 0
@@ -127,7 +126,7 @@ def refine_steps(model: INR, rate: RateModel, frames: np.ndarray | torch.Tensor,
     full_after = loss(list(range(n))) if changed else full_before
     if full_after > full_before:  # the sample misled: keep what was learned
         rate.log_step.data.copy_(before_steps)
-        bits, full_after, changed = before_bits, full_before, 0
+        full_after, changed = full_before, 0
     return RefineResult(full_before, full_after, changed, tried, time.perf_counter() - began)
 
 

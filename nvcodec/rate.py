@@ -33,11 +33,18 @@ _LN2 = math.log(2.0)
 
 def soft_round(x: torch.Tensor, alpha: float) -> torch.Tensor:
     """Agustsson & Theis' soft rounding: the identity at alpha -> 0, rounding at alpha -> inf."""
+    return soft_round_with_slope(x, alpha)[0]
+
+
+def soft_round_with_slope(x: torch.Tensor, alpha: float) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """soft_round(x, alpha) and its derivative in x (None at alpha -> 0, where it is 1), which the
+    fused quantizer's backward needs."""
     if alpha < 1e-3:
-        return x
+        return x, None
     m = torch.floor(x) + 0.5
-    r = x - m
-    return m + torch.tanh(alpha * r) / (2 * math.tanh(alpha / 2))
+    th = torch.tanh(alpha * (x - m))
+    scale = 2 * math.tanh(alpha / 2)
+    return m + th / scale, (1 - th * th) * (alpha / scale)
 
 
 def laplace_decay(mean_abs: torch.Tensor) -> torch.Tensor:
@@ -92,14 +99,9 @@ class _FakeQuantize(torch.autograd.Function):
         x = w / step
         if hard:
             q, slope = torch.round(x).clamp_(-QMAX, QMAX), None
-        elif alpha < 1e-3:
-            q, slope = x + noise, None
         else:
-            m = torch.floor(x).add_(0.5)
-            th = torch.tanh((x - m).mul_(alpha))
-            k = 1.0 / (2 * math.tanh(alpha / 2))
-            q = m.add_(th, alpha=k).add_(noise)
-            slope = th.square_().neg_().add_(1).mul_(alpha * k)
+            rounded, slope = soft_round_with_slope(x, alpha)
+            q = rounded + noise
         abs_sum = _segment_sums(q.abs(), tensor_ends)
         r = laplace_decay(abs_sum / counts)
         bits = laplace_bits(counts, abs_sum, r).sum()
