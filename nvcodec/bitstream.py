@@ -3,7 +3,8 @@
     file    = magic "NVC" 0x89 | version u8 | section* (nothing after the last one)
     section = tag (4 ASCII bytes) | length u32 LE | payload | CRC32 u32 LE of tag+length+payload
 
-Sections, in this order: HEAD (the header, UTF-8 JSON) and TENS (the coded tensors). Every size
+Sections, in this order: HEAD (the header, UTF-8 JSON), INDX (version 4 only: where each chunk of
+tensors, NIRVANA's groups, starts in TENS) and TENS (the coded tensors). Every size
 is checked against LIMITS before anything is allocated; any fault is a BitstreamError. The
 format is documented byte by byte in docs/bitstream.md.
 """
@@ -15,7 +16,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Optional
 
 from .errors import BitstreamError
 
@@ -24,11 +25,16 @@ MAGIC = b"NVC\x89"
 #: 1 (before): Laplace/Gaussian models evaluated in floating point; no longer read.
 #: 3: the header may say "colorspace": "yuv420" (a model that renders yuv420p planes); only such
 #: files are written as version 3, so RGB files stay readable by version-2 decoders.
+#: 4: an INDX section between HEAD and TENS gives each chunk of tensors' size, so that a decoder
+#: can skip to the chunks some frames need (random access); only models of several chunks
+#: (nirvana) write it, so other files keep their version.
 VERSION = 2
 VERSION_YUV420 = 3
-READABLE_VERSIONS = (VERSION, VERSION_YUV420)
+VERSION_INDEXED = 4
+READABLE_VERSIONS = (VERSION, VERSION_YUV420, VERSION_INDEXED)
 MAX_NUMBER_CHARS = 32  # a JSON number longer than this is refused before it is converted
 SECTION_ORDER = (b"HEAD", b"TENS")
+INDEXED_SECTION_ORDER = (b"HEAD", b"INDX", b"TENS")
 
 LIMITS = {
     "width": 16384,
@@ -54,12 +60,26 @@ class Container:
     sections: dict[bytes, bytes]  # payloads by tag
     section_sizes: dict[str, int]  # bytes on disk by tag, framing included
     total_bytes: int
+    #: version 4: the byte size of each chunk of TENS, in order (they add up to TENS); else None
+    chunks: Optional[list[int]] = None
+
+    def chunk_offsets(self) -> list[int]:
+        """Where each chunk starts in TENS (one chunk, the whole of it, without an index)."""
+        sizes = self.chunks if self.chunks is not None else [len(self.sections[b"TENS"])]
+        return [sum(sizes[:i]) for i in range(len(sizes))]
 
 
-def write_container(header: dict[str, Any], tensors: bytes) -> bytes:
-    """The bytes of one .nvc file."""
+def write_container(header: dict[str, Any], tensors: bytes, chunks: Optional[list[int]] = None) -> bytes:
+    """The bytes of one .nvc file; ``chunks`` (the byte size of each run of tensors, adding up to
+    ``tensors``) writes an index of them (version 4)."""
     check_header(header, "header")
     head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    if chunks is not None:
+        if sum(chunks) != len(tensors) or any(c < 0 for c in chunks):
+            raise ValueError("chunk sizes do not add up to the tensors")
+        index = uvarint(len(chunks)) + b"".join(uvarint(c) for c in chunks)
+        return (MAGIC + bytes([VERSION_INDEXED]) + _section(b"HEAD", head) + _section(b"INDX", index)
+                + _section(b"TENS", tensors))
     version = VERSION if header.get("colorspace", "rgb") == "rgb" else VERSION_YUV420
     return MAGIC + bytes([version]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
 
@@ -77,16 +97,17 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
     if data[4] not in READABLE_VERSIONS:
         hint = "; re-encode it with this version" if data[4] < VERSION else "; use a newer nvcodec"
         raise BitstreamError(f"{name}: format version {data[4]} is not supported (this decoder reads "
-                             f"versions {VERSION} and {VERSION_YUV420}){hint}")
+                             f"versions {', '.join(map(str, READABLE_VERSIONS))}){hint}")
     pos, sections, sizes = 5, {}, {}
-    for tag in SECTION_ORDER:
+    indexed = data[4] == VERSION_INDEXED
+    for tag in INDEXED_SECTION_ORDER if indexed else SECTION_ORDER:
         if pos + 8 > len(data):
             raise BitstreamError(f"{name}: truncated (section {tag.decode()} missing)")
         got = bytes(data[pos:pos + 4])
         if got != tag:
             raise BitstreamError(f"{name}: expected section {tag.decode()} at byte {pos}, found {got!r}")
         (length,) = struct.unpack_from("<I", data, pos + 4)
-        limit = LIMITS["header_bytes"] if tag == b"HEAD" else LIMITS["section_bytes"]
+        limit = LIMITS["header_bytes"] if tag in (b"HEAD", b"INDX") else LIMITS["section_bytes"]
         if length > limit:
             raise BitstreamError(f"{name}: section {tag.decode()} declares {length} bytes (limit {limit})")
         end = pos + 8 + length
@@ -103,10 +124,25 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
         raise BitstreamError(f"{name}: {len(data) - pos} unexpected bytes after the last section")
     header = parse_header(sections[b"HEAD"], name)
     check_header(header, name)
-    if (header.get("colorspace", "rgb") != "rgb") != (data[4] == VERSION_YUV420):
+    if not indexed and (header.get("colorspace", "rgb") != "rgb") != (data[4] == VERSION_YUV420):
         raise BitstreamError(f"{name}: format version {data[4]} does not match its colorspace "
                              f"{header.get('colorspace', 'rgb')!r} (yuv420 files are version {VERSION_YUV420})")
-    return Container(header, sections, sizes, len(data))
+    chunks = parse_index(sections[b"INDX"], len(sections[b"TENS"]), name) if indexed else None
+    return Container(header, sections, sizes, len(data), chunks)
+
+
+def parse_index(payload: bytes, tensor_bytes: int, name: str) -> list[int]:
+    """INDX: a count, then each chunk's size in bytes; they must add up to TENS exactly."""
+    reader = Reader(payload, name, "section INDX (the group offset table)")
+    count = reader.uvarint(LIMITS["tensors"])
+    if count < 1:
+        raise reader.fail("lists no chunks")
+    sizes = [reader.uvarint(tensor_bytes) for _ in range(count)]
+    if not reader.done():
+        raise reader.fail(f"has {len(payload) - reader.pos} bytes after its last entry")
+    if sum(sizes) != tensor_bytes:
+        raise reader.fail(f"adds up to {sum(sizes)} bytes, but section TENS holds {tensor_bytes}")
+    return sizes
 
 
 def _number(kind: type):

@@ -83,6 +83,8 @@ def _arguments() -> argparse.ArgumentParser:
                      "preset: xs, s, m for every model; nerv-s/m/l for nerv; hnerv-0.35m/0.75m/1.5m/3m for hnerv")
     enc.add_argument("--time-budget", type=parse_duration, default=None, help="fitting wall time, e.g. 5m")
     enc.add_argument("--epochs", type=int, default=None, help="fitting epochs (with --time-budget: whichever ends first)")
+    enc.add_argument("--group-size", type=int, default=None, metavar="N",
+                     help="nirvana: frames per group (default 3)")
     enc.add_argument("--bits", type=int, default=None,
                      help="instead of --quality: fit in float, then quantize to this many bits (2..16; the earlier path)")
     enc.add_argument("--size", default=None, help="resize first, e.g. 320x180 (area resampling)")
@@ -168,6 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_encode(args) -> int:
+    from . import parallel
     from .encoder import DEFAULT_MODEL, check_output, encode_video
     from .fit import FitConfig
     from .io import parse_frames, parse_size, read_video
@@ -186,21 +189,37 @@ def cmd_encode(args) -> int:
         raise InputError("give --target-bpp or --target-size, not both")
     if isinstance(args.target_size, str) or (args.target_size is not None and args.target_size <= 0):
         raise InputError(f"--target-size {args.target_size}: expected a positive number of bytes, e.g. 60k")
+    model = args.model or DEFAULT_MODEL
+    model_options = {}
+    if args.group_size is not None:
+        if model != "nirvana":
+            raise InputError(f"--group-size is for --model nirvana, not {model}")
+        model_options["group_size"] = args.group_size
+    procs = parallel.current()
     video = read_video(args.input, frames=frames, size=size, keep_yuv=args.colorspace == "yuv420")
     target_bpp = args.target_bpp
     if args.target_size is not None:
         target_bpp = video.info.bpp(args.target_size)
-    if not args.quiet:
+    if not args.quiet and procs.main:
         i = video.info
-        print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps", file=sys.stderr)
-    result = encode_video(video, output, model=args.model or DEFAULT_MODEL, params=args.params, quality=args.quality,
-                          bits=args.bits, target_bpp=target_bpp, fit_config=cfg, colorspace=args.colorspace)
+        print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps"
+              + (f"; {procs.size} processes" if procs.size > 1 else ""), file=sys.stderr)
+    try:
+        result = encode_video(video, output, model=model, params=args.params, quality=args.quality,
+                              bits=args.bits, target_bpp=target_bpp, fit_config=cfg, colorspace=args.colorspace,
+                              model_options=model_options)
+    finally:
+        parallel.finish(procs)
+    if not procs.main:
+        return 0  # rank 0 wrote the file and reports
     if checkpoint and Path(checkpoint).exists():
         os.remove(checkpoint)  # the encode finished: nothing is left to resume
     summary = {"output": result.output, "model": result.model, "parameters": result.parameters,
                "bytes": result.bytes, "bpp": round(result.bpp, 5), "psnr_rgb": round(result.psnr, 3),
                "psnr_rgb_before_quantization": round(result.psnr_float, 3), "epochs": result.fit.epochs,
                "encode_s": round(result.encode_s, 2), "quality": result.quality, "target_bpp": result.target_bpp}
+    if result.processes is not None:
+        summary["processes"] = result.processes
     if result.estimated_bits is not None:
         summary.update(estimated_bytes=round(result.estimated_bits / 8), coded_value_bytes=result.coded_bits // 8)
     if result.target_bpp is not None and abs(result.bpp / result.target_bpp - 1) > 0.1:
@@ -215,6 +234,8 @@ def cmd_encode(args) -> int:
               + ("" if result.estimated_bits is None else
                  (f"; quality {result.quality}" if result.quality is not None else f"; target {result.target_bpp:g} bpp")
                  + f": the loss saw {result.estimated_bits / 8:.0f} bytes of coded values, the file holds {result.coded_bits // 8}"))
+        for p in result.processes or []:
+            print(f"  process {p['rank']}: groups {p['groups'][0]}..{p['groups'][-1]}, {p['steps']} steps in {p['seconds']:.1f} s")
     return 0
 
 

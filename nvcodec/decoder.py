@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from .bitstream import LIMITS, Container, fps_of, read_container
+from .bitstream import LIMITS, VERSION_INDEXED, Container, fps_of, read_container
 from .entropy import iter_tensors, laplace_ideal_bits
 from .errors import BitstreamError, InputError, NvcodecError
 from .io import VideoInfo, VideoWriter, yuv420_to_rgb
@@ -65,8 +65,11 @@ def read_bitstream_bytes(path: str | os.PathLike) -> bytes:
 
 
 def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None,
-                   max_memory: Optional[int] = None) -> Bitstream:
+                   max_memory: Optional[int] = None, frames: Optional[tuple[int, Optional[int]]] = None) -> Bitstream:
     """Parse and validate a .nvc file (a path or its bytes) and rebuild its model, in float32.
+
+    ``frames`` (start, stop): only what rendering those frames needs is decoded (in a file with an index of
+    chunks, as NIRVANA's groups; the others are left at zero and must not be rendered).
 
     What decoding will need (the model, and rendering one frame) is computed from the header
     and checked against ``max_memory`` (default: a share of the memory available) before
@@ -77,7 +80,7 @@ def load_bitstream(source: str | os.PathLike | bytes, name: Optional[str] = None
         data, name = read_bitstream_bytes(source), name or os.fspath(source)
     limit = default_memory_limit() if max_memory is None else max_memory
     try:
-        return _load(data, name, limit)
+        return _load(data, name, limit, frames)
     except NvcodecError:
         raise
     except MemoryError:
@@ -101,7 +104,7 @@ class DecodePlan:
         return max(self.model_bytes, 4 * self.parameters + self.frame_bytes)
 
 
-def _load(data: bytes, name: str, limit: int) -> Bitstream:
+def _load(data: bytes, name: str, limit: int, frames: Optional[tuple[int, Optional[int]]] = None) -> Bitstream:
     container = read_container(data, name)
     header = container.header
     cls = REGISTRY.get(header["model"])
@@ -125,28 +128,62 @@ def _load(data: bytes, name: str, limit: int) -> Bitstream:
     check_render_size(cls, config, header, name)
     plan = DecodePlan(sum(sizes), 8 * sum(sizes) + 8 * max(sizes, default=0), 0)
     check_memory(plan, limit, name)  # the model's memory, before the tensors are decoded
-    details: list[tuple[int, int, str, int, float]] = []
+    chunks = skeleton.chunks()
+    if container.chunks is None and len(chunks) > 1:
+        raise BitstreamError(f"{name}: a {header['model']} file must have an index of its {len(chunks)} groups "
+                             f"(format version {VERSION_INDEXED}); it has none")
+    if container.chunks is not None and len(container.chunks) != len(chunks):
+        raise BitstreamError(f"{name}: section INDX (the group offset table) lists {len(container.chunks)} "
+                             f"chunks, the model has {len(chunks)}")
+    if [n for chunk in chunks for n in chunk] != list(shapes):
+        raise BitstreamError(f"{name}: the {header['model']} model's chunks are not its tensors in order")
+    wanted = range(len(chunks))
+    if frames is not None:  # a range outside the video is refused later, with the video's length
+        start, stop = frames
+        wanted = skeleton.chunks_for_frames(list(range(max(start, 0), min(header["frames"] if stop is None else stop,
+                                                                               header["frames"]))))
+    details: dict[str, tuple[int, int, str, int, float]] = {}
     stored = {}
-    keys = list(shapes)
-    # iterated to its end (not zipped with the keys), so that its check for bytes left over runs
-    for record in iter_tensors(container.sections[b"TENS"], list(shapes.values()), name):
-        stored[keys[len(stored)]] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
-        details.append((record.size, record.coded, record.method, record.tensor.bits,
-                        laplace_ideal_bits(record.tensor.values)))
+    tens, offsets = container.sections[b"TENS"], container.chunk_offsets()
+    for c in wanted:
+        part = tens[offsets[c]:offsets[c] + (container.chunks[c] if container.chunks is not None else len(tens))]
+        what = name if container.chunks is None else f"{name}: chunk {c} of section TENS"
+        # iterated to its end (not zipped with the names), so that its check for bytes left over runs
+        records = iter_tensors(part, [shapes[k] for k in chunks[c]], what)
+        for key, record in zip(chunks[c], records):
+            stored[key] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
+            details[key] = (record.size, record.coded, record.method, record.tensor.bits,
+                            laplace_ideal_bits(record.tensor.values))
+        for _ in records:
+            pass
+    for key, shape in shapes.items():  # what the frames asked for do not need
+        stored.setdefault(key, torch.zeros(shape))
     plan.frame_bytes = frame_bytes(skeleton)
     check_memory(plan, limit, name)  # rendering's memory, before the model is built
     with torch.device("meta"):
         model = cls(config, decoder_only=True)
-    model = model.to_empty(device="cpu")  # no initialisation: every stored tensor is loaded next
+    materialise(model)  # no initialisation: every stored tensor is loaded next
     model.load_stored(stored)
     del stored
     model.eval()
     info = VideoInfo(header["width"], header["height"], header["frames"], fps_of(header),
                      header["matrix"], header["range"], header.get("colorspace", "rgb"))
-    return Bitstream(name, container, model, info, {k: d[0] for k, d in zip(shapes, details)},
-                     {k: d[1] for k, d in zip(shapes, details)}, {k: d[2] for k, d in zip(shapes, details)},
-                     {k: d[3] for k, d in zip(shapes, details)}, plan, limit,
-                     {k: d[4] for k, d in zip(shapes, details)})
+    return Bitstream(name, container, model, info, {k: d[0] for k, d in details.items()},
+                     {k: d[1] for k, d in details.items()}, {k: d[2] for k, d in details.items()},
+                     {k: d[3] for k, d in details.items()}, plan, limit,
+                     {k: d[4] for k, d in details.items()})
+
+
+def materialise(model: torch.nn.Module) -> None:
+    """Give a model built on the meta device uninitialised CPU tensors, as Module.to_empty does,
+    without to_empty's meta-device operations, which load torch's compiler (1-2 s a decode)."""
+    for module in model.modules():
+        for name, p in module._parameters.items():
+            if p is not None:
+                module._parameters[name] = torch.nn.Parameter(torch.empty(p.shape, dtype=p.dtype), p.requires_grad)
+        for name, b in module._buffers.items():
+            if b is not None:
+                module._buffers[name] = torch.empty(b.shape, dtype=b.dtype)
 
 
 def check_memory(plan: DecodePlan, limit: int, name: str) -> None:
@@ -177,23 +214,10 @@ ACTIVATION_FACTOR = 4
 
 
 def frame_bytes(skeleton: INR) -> int:
-    """Memory to render one frame, from the config alone: the model runs once on PyTorch's meta
-    device (shapes, no memory), and the widest layer (input + output elements) sets the figure."""
-    widest = 0
-
-    def measure(module, inputs, output) -> None:
-        nonlocal widest
-        size = sum(t.numel() for t in inputs if torch.is_tensor(t)) + output.numel()
-        widest = max(widest, size)
-
-    hooks = [m.register_forward_hook(measure) for m in skeleton.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            out = skeleton(torch.zeros(1, dtype=torch.int64, device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
-    return 4 * ACTIVATION_FACTOR * widest + 8 * out.numel()
+    """Memory to render one frame, from the config alone (INR.frame_elements): the widest layer's
+    input + output elements, and the frame itself."""
+    widest, frame = skeleton.frame_elements()
+    return 4 * ACTIVATION_FACTOR * widest + 8 * frame
 
 
 def auto_batch_size(info: VideoInfo, pixels: int = 1 << 20) -> int:
@@ -290,7 +314,7 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
     from tqdm.auto import tqdm
 
     began = time.perf_counter()
-    stream = load_bitstream(source, max_memory=max_memory)
+    stream = load_bitstream(source, max_memory=max_memory, frames=frames)
     indices = frame_indices(stream.info, frames, stream.path)
     planes = stream.info.colorspace == "yuv420"  # written as they are, not through RGB
     with VideoWriter(output, dataclasses.replace(stream.info, frames=len(indices)), lossless=lossless) as writer, \
@@ -319,7 +343,7 @@ def decode_yuv420(source: str | os.PathLike | bytes, frames: Optional[tuple[int,
 
 def _load_in_memory(source, frames, max_memory) -> tuple[Bitstream, list[int]]:
     """A loaded file and the frames asked for, checked to fit in memory as uint8 RGB (twice)."""
-    stream = load_bitstream(source, max_memory=max_memory)
+    stream = load_bitstream(source, max_memory=max_memory, frames=frames)
     indices = frame_indices(stream.info, frames, stream.path)
     need = len(indices) * stream.info.width * stream.info.height * 3
     if stream.plan.peak_bytes + 2 * need > stream.memory_limit:

@@ -20,9 +20,12 @@ from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
 from .io import Video, VideoInfo, check_writable, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_444
 from .metrics import frame_psnr
-from .models import INR, model_class
+from .models import INR, REGISTRY, model_class
 from .quant import dequantize_tensors, quantize_tensors
-from .rate import RateModel, check_quality, quality_to_lambda
+from .entropy import QuantizedArray
+from .parallel import Processes, device_for, gather, share, start
+from .rate import RateModel, RateSet, check_quality, quality_to_lambda
+from .scenecut import scene_cuts
 
 DEFAULT_MODEL = "nerv"
 DEFAULT_QUALITY = 24
@@ -89,6 +92,8 @@ class EncodeResult:
     estimated_bits: Optional[float] = None
     coded_bits: Optional[int] = None
     target_bpp: Optional[float] = None
+    #: an encode spread over processes: what each fitted (rank, stages, steps, seconds)
+    processes: Optional[list[dict]] = None
 
 
 def check_output(path: str | os.PathLike) -> Path:
@@ -124,18 +129,25 @@ def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float
     return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
 
 
-def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateModel] = None) -> bytes:
+def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateModel | RateSet] = None,
+             learned: Optional[dict[str, QuantizedArray]] = None) -> bytes:
     """Quantize ``model`` in place (it becomes what the decoder will rebuild) and return the
-    file's bytes. With ``rate`` (a rate-aware fit), the tensors it
-    trained go in as the integers and steps it learned; the others are quantized to ``bits``."""
+    file's bytes. With ``rate`` (a rate-aware fit), the tensors it trained go in as the integers
+    and steps it learned (or ``learned`` gives them: an encode spread over processes); the
+    others are quantized to ``bits``. A model of several chunks gets an index of them."""
     model.to(device="cpu", dtype=torch.float32)
-    learned = rate.export(model) if rate is not None else {}
+    learned = learned if learned is not None else rate.export(model) if rate is not None else {}
     stored = model.stored_tensors()
     quantized = {**quantize_tensors({k: v for k, v in stored.items() if k not in learned}, bits), **learned}
     quantized = {k: quantized[k] for k in stored}  # the file's order
     model.load_stored(dequantize_tensors(quantized))
-    payload, _ = pack_tensors(list(quantized.values()))
-    return write_container(header_for(model, info), payload)
+    payload, sizes = pack_tensors(list(quantized.values()))
+    chunks = model.chunks()
+    index = None
+    if len(chunks) > 1:
+        size_of = dict(zip(quantized, sizes))
+        index = [sum(size_of[name] for name in chunk) for chunk in chunks]
+    return write_container(header_for(model, info), payload, index)
 
 
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
@@ -180,19 +192,42 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         cfg = dataclasses.replace(cfg, colorspace="yuv420")
     info = video.info
     pixels = info.frames * info.width * info.height
+    cls = model_class(model)
+    procs = start(cfg.device)
+    if procs.size > 1 and not cls.splits_over_processes:
+        raise InputError(f"{model}: an encode spread over {procs.size} processes (torchrun) works for models fitted "
+                         f"in parts ({', '.join(n for n, c in REGISTRY.items() if c.splits_over_processes)}); "
+                         "run it as one process")
+    cfg = dataclasses.replace(cfg, device=device_for(cfg.device, procs))
     start_quality = DEFAULT_QUALITY
     if target_bpp is not None:
         sized, start_quality = rate_control_start(target_bpp, pixels)
-        params = sized if params is None else params
+        params = (cls.default_params or sized) if params is None else params
     elif params is None:
-        params = default_params(quality)
-    cls = model_class(model)
+        params = cls.default_params or default_params(quality)
     if isinstance(params, str):
         if params not in cls.presets:
             raise InputError(f"--params {params!r}: not a {model} preset (presets: {', '.join(cls.presets) or 'none'})")
         params = cls.presets[params]
+    options = dict(model_options or {})
+    if cls.splits_over_processes:
+        options["processes"] = procs.size
+    if cls.follows_scene_cuts and "cuts" not in options:
+        options["cuts"] = scene_cuts(targets)
     torch.manual_seed(cfg.seed)  # the initial weights, too, come from the seed
-    net = cls(cls.configure(info.width, info.height, info.frames, params, **(model_options or {})))
+    try:
+        config = cls.configure(info.width, info.height, info.frames, params, **options)
+    except ValueError as e:
+        raise InputError(f"{model}: {e}") from None
+    net = cls(config)
+    plan = net.training_plan()
+    if bits is not None and len(plan) > 1:
+        raise InputError(f"{model} fits its {len(plan)} groups as quantized residuals, rate-aware only: give "
+                         "--quality or --target-bpp instead of --bits")
+    if procs.size > 1:  # this process's run of the plan's parts
+        mine = share(sorted({s.part for s in plan}), procs)
+        cfg = dataclasses.replace(cfg, stages=[i for i, s in enumerate(plan) if s.part in mine],
+                                  quiet=cfg.quiet or not procs.main)
     if target_bpp is not None:  # steer the coded values to the target less the side information
         side = side_information_bytes(net, info)
         values_bpp = (target_bpp * pixels - 8 * side) / pixels
@@ -209,17 +244,34 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     with torch.no_grad():
         net.prepare_storage(torch.from_numpy(targets))
     estimated = result.rate.bits(net) if result.rate is not None else None
-    psnr_float = psnr_of(net.to(cfg.device), video)
-    data = compress(net, info, bits or 8, result.rate)  # on the CPU
+    learned, processes = None, None
+    if procs.size > 1:  # rank 0 gathers the integers every process learned
+        mine = {"rank": procs.rank, "learned": result.rate.export(net) if result.rate is not None else {},
+                "bits": estimated or 0.0, "stages": result.stages, "seconds": round(result.seconds, 2)}
+        everyone = gather(mine, procs)
+        if not procs.main:
+            return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), 0, 0.0, float("nan"),
+                                float("nan"), time.perf_counter() - began, result, info, quality, estimated)
+        learned = {k: v for p in everyone for k, v in p["learned"].items()}
+        estimated = sum(p["bits"] for p in everyone)
+        processes = [{"rank": p["rank"], "groups": [st["stage"] for st in p["stages"]],
+                      "steps": sum(st["steps"] for st in p["stages"]), "seconds": p["seconds"]} for p in everyone]
+        psnr_float = float("nan")  # the other processes' groups are only here once quantized
+    else:
+        psnr_float = psnr_of(net.to(cfg.device), video)
+    data = compress(net, info, bits or 8, result.rate, learned)  # on the CPU
     write_atomic(output, data)
     psnr = psnr_of(net.to(cfg.device), video)
     net.to("cpu")
-    coded = None
-    if result.rate is not None:  # the coded values of the tensors the loss saw, as the file holds them
-        coded = 8 * sum(load_bitstream(data, os.fspath(output)).coded_bytes[n] for n in result.rate.names)
+    if procs.size > 1:
+        psnr_float = psnr
+    coded, names = None, (list(learned) if learned is not None else result.rate.names if result.rate is not None else None)
+    if names is not None:  # the coded values of the tensors the loss saw, as the file holds them
+        coded_bytes = load_bitstream(data, os.fspath(output)).coded_bytes  # parsed once, not once a tensor
+        coded = 8 * sum(coded_bytes[n] for n in names)
     return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), len(data),
                         info.bpp(len(data)), psnr, psnr_float,
-                        time.perf_counter() - began, result, info, quality, estimated, coded, target_bpp)
+                        time.perf_counter() - began, result, info, quality, estimated, coded, target_bpp, processes)
 
 
 def encode(source: str | os.PathLike, output: str | os.PathLike, *,

@@ -7,6 +7,7 @@ budget), so a wall-time budget still gets a full warm-up and cosine decay.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -23,15 +24,15 @@ from .bitstream import COLORSPACES
 from .decoder import chroma_average
 from .errors import InputError
 from .metrics import psnr_from_mse, ssim_torch
-from .models import INR
-from .rate import RateModel, trained_stored_names
+from .models import INR, Stage
+from .rate import RateModel, RateSet, trained_stored_names
 
 
 @dataclass
 class FitConfig:
     epochs: Optional[int] = None
     time_budget: Optional[float] = None  # seconds
-    lr: float = 5e-3
+    lr: Optional[float] = None  # None: the model's (INR.learning_rate; 5e-3 for NeRV)
     betas: tuple[float, float] = (0.9, 0.999)
     warmup: float = 0.1
     loss: str = "mse"  # or "l1ssim" (NeRV: 0.7 L1 + 0.3 (1 - SSIM))
@@ -58,6 +59,9 @@ class FitConfig:
     #: rate control: steer lambda (from rate_lambda on) so that the rate the loss sees lands on
     #: this many bits per pixel (of the coded values; the caller leaves room for side information)
     target_bpp: Optional[float] = None
+    #: the stages of the model's training plan to fit (None: all); an encode spread over
+    #: processes gives each its own
+    stages: Optional[list[int]] = None
 
     def __post_init__(self):
         if self.epochs is None and self.time_budget is None:
@@ -87,6 +91,7 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     rate: Optional["RateModel"] = None  # the learned quantization of rate-aware fitting
     rate_lambda: Optional[float] = None  # the rate weight at the end (rate control moves it)
+    stages: list[dict] = field(default_factory=list)  # per stage of the plan fitted: frames, epochs, steps
 
 
 def steer_lambda(lam: float, bpp: float, target: float, gain: float = 0.05) -> float:
@@ -95,20 +100,23 @@ def steer_lambda(lam: float, bpp: float, target: float, gain: float = 0.05) -> f
     return float(min(max(lam * (max(bpp, 1e-9) / target) ** gain, 1e-7), 1e4))
 
 
-def plan_stage(cfg: FitConfig, progress: float) -> tuple[str, float]:
-    """(quantization mode, soft-rounding sharpness) at ``progress`` of a rate-aware fit."""
-    if cfg.rate_lambda is None or progress < cfg.quant_start:
+def plan_stage(cfg: FitConfig, progress: float, quant_start: Optional[float] = None) -> tuple[str, float]:
+    """(quantization mode, soft-rounding sharpness) at ``progress`` of a rate-aware fit (of a
+    stage: ``quant_start`` overrides the config's, 0 for a stage quantized from its start)."""
+    start = cfg.quant_start if quant_start is None else quant_start
+    if cfg.rate_lambda is None or progress < start:
         return "float", 0.0
     if progress >= cfg.hard_start:
         return "hard", 0.0
-    t = (progress - cfg.quant_start) / max(cfg.hard_start - cfg.quant_start, 1e-9)
+    t = (progress - start) / max(cfg.hard_start - start, 1e-9)
     return "soft", 0.5 * 32.0 ** t  # sharpness from 0.5 (nearly the identity) to 16 (nearly rounding)
 
 
-def progress_bar(cfg: FitConfig, name: str, epoch: int, seconds: float) -> tqdm:
-    """The fit's bar: its total is the budget (epochs, seconds, or percent when both bind)."""
+def progress_bar(cfg: FitConfig, name: str, epoch: int, seconds: float, stages: int = 1) -> tqdm:
+    """The fit's bar: its total is the budget (epochs, seconds, or percent when both bind);
+    a plan of several stages gives each stage the epochs."""
     if cfg.time_budget is None:
-        total, unit, done = cfg.epochs, "epoch", epoch
+        total, unit, done = cfg.epochs * stages, "epoch", epoch
     elif cfg.epochs is None:
         total, unit, done = cfg.time_budget, "s", seconds
     else:
@@ -188,62 +196,147 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     n, height, width = frames.shape[0], frames.shape[1], frames.shape[2]
     if frames.device != device:
         frames = frames.to(device)
+    if cfg.lr is None:
+        cfg = dataclasses.replace(cfg, lr=model.learning_rate)
+    plan = model.training_plan()
+    run = list(range(len(plan))) if cfg.stages is None else list(cfg.stages)
+    multi = len(plan) > 1
+    if multi and cfg.resume:
+        raise InputError(f"--resume: {model.name} fits its frames in {len(plan)} stages, which are not "
+                         "checkpointed; drop --resume")
+    checkpoint = None if multi else cfg.checkpoint
     torch.manual_seed(cfg.seed)
     # The rate term drives weights towards zero; denormal floats would make CPU steps many times slower.
     torch.set_flush_denormal(True)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam([{**g, "lr": cfg.lr * g.get("lr_scale", 1.0)} for g in model.param_groups()],
-                                 lr=cfg.lr, betas=cfg.betas)
     bf16 = use_bf16(cfg)
     start_epoch, spent = 0, 0.0
     history: list[dict] = []
-    rate: Optional[RateModel] = None
-    lam: Optional[float] = None  # the rate weight now (rate control moves it)
-    if cfg.resume and cfg.checkpoint and Path(cfg.checkpoint).exists():
-        start_epoch, spent, history, rate, lam = load_checkpoint(cfg.checkpoint, model, optimizer, cfg.colorspace)
-
-    steps = math.ceil(n / cfg.batch_size)
-    epoch, psnr = start_epoch, float("nan")
+    resumed = None
+    if cfg.resume and checkpoint and Path(checkpoint).exists():
+        resumed = load_checkpoint(checkpoint, model, cfg.colorspace)
+        start_epoch, spent, history = resumed[0], resumed[1], resumed[2]
     began = time.perf_counter() - spent
-    bar = progress_bar(cfg, model.name, start_epoch, spent)
+    bar = progress_bar(cfg, model.name, start_epoch, spent, len(run))
+    shares = [plan[i].share for i in run]
+    # rate control over several stages: each aims at the target times its share of the budget
+    # (a key group, given more time, may spend more bits than a residual), so that they add up
+    norm = sum(s.share * len(s.frames) for s in plan) / sum(len(s.frames) for s in plan)
+    lam = resumed[4] if resumed is not None and resumed[4] is not None else cfg.rate_lambda
+    rates: dict[int, RateModel] = {}
+    stage_log: list[dict] = []
+    psnrs: list[tuple[float, int]] = []
+    epochs_done = start_epoch
+    model.train()
+    for k, index in enumerate(run):
+        stage = plan[index]
+        model.begin_stage(index, first=(k == 0))
+        window = (sum(shares[:k]) / sum(shares), sum(shares[:k + 1]) / sum(shares))
+        target = None if cfg.target_bpp is None else cfg.target_bpp * stage.share / norm
+        out = _fit_stage(model, frames, dataclasses.replace(cfg, target_bpp=target), stage, index, window, began,
+                         bar, lam, rates, on_epoch, history, epochs_done, checkpoint, resumed, bf16, (height, width),
+                         multi)
+        rate, lam, epochs, steps, psnr = out
+        resumed = None
+        epochs_done += epochs
+        if rate is not None:
+            rates[index] = rate
+            if k + 1 < len(run):  # later stages build on exactly what the decoder will have
+                rate.bake(model)
+        psnrs.append((psnr, len(stage.frames)))
+        stage_log.append({"stage": index, "frames": len(stage.frames), "epochs": epochs, "steps": steps})
+    bar.close()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.eval()
+    model.to(memory_format=torch.contiguous_format)
+    seconds = time.perf_counter() - began
+    psnr = psnr_from_mse(sum(10 ** (-p / 10) * f for p, f in psnrs) / sum(f for _, f in psnrs))
+    rate_out = None
+    if len(rates) == 1 and not multi:
+        rate_out = next(iter(rates.values()))
+    elif rates:
+        rate_out = RateSet(rates[i] for i in sorted(rates))
+    return FitResult(epochs_done, seconds, psnr, history, rate_out, lam, stage_log)
+
+
+def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, index: int,
+               window: tuple[float, float], began: float, bar: tqdm, lam: Optional[float],
+               rates: dict[int, RateModel], on_epoch, history: list[dict], epochs_before: int,
+               checkpoint: Optional[str], resumed, bf16: bool, size: tuple[int, int],
+               multi: bool) -> tuple[Optional[RateModel], Optional[float], int, int, float]:
+    """Fit one stage of the plan within ``window`` (its start and end as shares of the budget).
+    Returns its RateModel (or None), lambda at its end, its epochs, steps and last PSNR."""
+    device = frames.device
+    height, width = size
+    names = set(stage.params)
+    trained = [p for name, p in model.named_parameters() if not names or name in names]
+    for name, p in model.named_parameters():
+        p.requires_grad_(not names or name in names)
+    ids = {id(p) for p in trained}
+    groups = [{**g, "params": [p for p in g["params"] if id(p) in ids]} for g in model.param_groups()]
+    optimizer = torch.optim.Adam([{**g, "lr": cfg.lr * g.get("lr_scale", 1.0)} for g in groups if g["params"]],
+                                 lr=cfg.lr, betas=cfg.betas)
+    rate: Optional[RateModel] = None
+    start_epoch = 0
+    if resumed is not None:  # one-stage fits only
+        start_epoch, rate = resumed[0], resumed[3]
+        if rate is not None:
+            optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,
+                                       "lr_scale": cfg.step_lr})
+        restore_optimizer(optimizer, resumed[5], cfg.checkpoint)
+    order_frames = torch.tensor(stage.frames, dtype=torch.int64)
+    n = len(order_frames)
+    batch = stage.batch or cfg.batch_size
+    steps = math.ceil(n / batch)
+    quant_start = 0.0 if stage.quantized_from_start else cfg.quant_start
+    # the first stage starts with the fit (a resumed fit's time spent before counts towards it)
+    stage_began = began if window[0] == 0 else time.perf_counter()
+    deadline = None if cfg.time_budget is None else began + window[1] * cfg.time_budget
 
     def progress(e: float) -> float:
         p = 0.0
         if cfg.epochs is not None:
             p = max(p, e / cfg.epochs)
-        if cfg.time_budget is not None:
-            p = max(p, (time.perf_counter() - began) / cfg.time_budget)
+        if deadline is not None:
+            now = time.perf_counter()
+            p = max(p, 1.0 if now >= deadline else (now - stage_began) / (deadline - stage_began))
         return p
 
-    pixels = n * height * width  # bits per pixel of the whole video
-    lam = lam if lam is not None else cfg.rate_lambda
-    model.train()
-    while progress(epoch) < 1.0:
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+    pixels = n * height * width  # bits per pixel of the stage's frames
+    stored_trained = [name for name in trained_stored_names(model) if not names or name in names]
+
+    def new_rate() -> RateModel:
+        source = rates.get(stage.steps_from) if stage.steps_from is not None else None
+        return RateModel(model, stored_trained, init_steps=None if source is None else source.steps()).to(device)
+
+    epoch, psnr, mode, bits, loss = start_epoch, float("nan"), "float", None, torch.zeros(())
+    while epoch == start_epoch or progress(epoch) < 1.0:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch + 7919 * index))
         sum_mse = 0.0
         for step in range(steps):
-            now = progress(epoch + step / steps)
+            now = min(progress(epoch + step / steps), 1.0)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(now, cfg.warmup)
-            index = order[step * cfg.batch_size:(step + 1) * cfg.batch_size].to(device)
-            target = to_batch(frames, index, cfg.channels_last)
-            mode, alpha = plan_stage(cfg, now)
+            idx = order_frames[order[step * batch:(step + 1) * batch]].to(device)
+            target = to_batch(frames, idx, cfg.channels_last)
+            mode, alpha = plan_stage(cfg, now, quant_start)
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
-                rate = RateModel(model, trained_stored_names(model)).to(device)
+                rate = new_rate()
                 optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,
                                            "lr_scale": cfg.step_lr})
             frames_in = target if model.needs_frames else None
             params, bits = None, None
             if mode != "float":  # in float32, outside autocast: the steps and the rate stay exact
-                noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * steps + step)
+                noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + (epoch + 7919 * index) * steps + step)
                 params, bits = rate.quantized_parameters(model, mode, alpha, noise)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 if params is None:
-                    out = model(index, frames_in)
+                    out = model(idx, frames_in)
                 else:
-                    out = torch.func.functional_call(model, params, (index, frames_in), strict=False)
+                    out = torch.func.functional_call(model, params, (idx, frames_in), strict=False)
             out = out[..., :height, :width].float()
             loss, mse = loss_fn(cfg.loss, out, target, cfg.colorspace)
             if bits is not None:
@@ -253,33 +346,37 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            sum_mse += mse.item() * len(index)
+            sum_mse += mse.item() * len(idx)
             loss = loss.detach()
         epoch += 1
         psnr = psnr_from_mse(sum_mse / n)
-        record = {"epoch": epoch, "loss": float(loss), "psnr": round(psnr, 3),
-                  "seconds": round(time.perf_counter() - began, 2), "mode": mode}
+        record = {"epoch": epochs_before + epoch - start_epoch if multi else epoch, "loss": float(loss),
+                  "psnr": round(psnr, 3), "seconds": round(time.perf_counter() - began, 2), "mode": mode}
+        if multi:
+            record["stage"] = index
         if bits is not None:
             record["bpp"] = round(float(bits.detach()) / pixels, 5)
             record["lambda"] = lam
         history.append(record)
         if not cfg.quiet:  # one refresh an epoch: the postfix waits for the update
-            bar.set_postfix_str(f"epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {mode}" if cfg.rate_lambda is not None else ""),
+            label = f"group {index}, " if multi else ""
+            bar.set_postfix_str(f"{label}epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {mode}" if cfg.rate_lambda is not None else ""),
                                 refresh=False)
-            done = epoch if bar.unit == "epoch" else record["seconds"] if bar.unit == "s" else 100 * progress(epoch)
+            overall = window[0] + (window[1] - window[0]) * min(progress(epoch), 1.0)
+            done = (epochs_before + epoch if bar.unit == "epoch" else record["seconds"] if bar.unit == "s"
+                    else 100 * overall)
             bar.update(max(min(done, bar.total) - bar.n, 0))
         if on_epoch is not None:
-            on_epoch(epoch, record)
-        if cfg.checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
-            save_checkpoint(cfg.checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
+            on_epoch(record["epoch"], record)
+        if checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+            save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
                             cfg.colorspace)
-    bar.close()
-    model.eval()
-    model.to(memory_format=torch.contiguous_format)
-    seconds = time.perf_counter() - began
-    if cfg.checkpoint:
-        save_checkpoint(cfg.checkpoint, model, optimizer, epoch, seconds, history, rate, lam, cfg.colorspace)
-    return FitResult(epoch, seconds, psnr, history, rate, lam)
+    if cfg.rate_lambda is not None and rate is None and stored_trained:
+        rate = new_rate()  # too short to reach its quantized phase: its values are still rounded as learned
+    if checkpoint:
+        save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
+                        cfg.colorspace)
+    return rate, lam, epoch - start_epoch, (epoch - start_epoch) * steps, psnr
 
 
 def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list,
@@ -294,8 +391,8 @@ def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str, model: INR, optimizer,
-                    colorspace: str = "rgb") -> tuple[int, float, list, Optional[RateModel], Optional[float]]:
+def load_checkpoint(path: str, model: INR,
+                    colorspace: str = "rgb") -> tuple[int, float, list, Optional[RateModel], Optional[float], dict]:
     # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("model") != model.name or state.get("config") != model.config:
@@ -312,9 +409,12 @@ def load_checkpoint(path: str, model: INR, optimizer,
         except RuntimeError:
             raise InputError(f"{path}: checkpoint from another version of nvcodec's rate-aware fitting; "
                              "delete it or drop --resume") from None
-        optimizer.add_param_group({"params": list(rate.parameters()), "lr": optimizer.param_groups[0]["lr"]})  # lr and lr_scale come from the saved state
+    return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda"), state["optimizer"]
+
+
+def restore_optimizer(optimizer, state: dict, path: str) -> None:
+    """The optimizer's saved state (lr and lr_scale of each group come from it)."""
     try:
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(state)
     except ValueError:
         raise InputError(f"{path}: checkpoint from another version of nvcodec's fitting; delete it or drop --resume") from None
-    return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda")

@@ -132,7 +132,11 @@ class RateModel(nn.Module):
     the number of tensors. The others (HNeRV's embeddings, made by its encoder after fitting) are
     quantized after fitting, as before."""
 
-    def __init__(self, model: nn.Module, names: list[str], init_bits: int = 8):
+    def __init__(self, model: nn.Module, names: list[str], init_bits: int = 8,
+                 init_steps: Optional[torch.Tensor] = None):
+        """Steps start at each group's peak / (2^(init_bits-1) - 1), or at ``init_steps`` (another
+        RateModel's ``steps()`` over tensors of the same shapes: a residual starts from the steps
+        the previous group learned)."""
         super().__init__()
         params = dict(model.named_parameters())
         self.names = list(names)
@@ -148,7 +152,12 @@ class RateModel(nn.Module):
             steps.append((group_peak / (2 ** (init_bits - 1) - 1)).clamp_min(1e-6))
             group_of.append((row_group + offset).repeat_interleave(rows.shape[1]))
             offset += groups
-        self.log_step = nn.Parameter(torch.cat(steps).log())
+        steps = torch.cat(steps)
+        if init_steps is not None:
+            if init_steps.shape != steps.shape:
+                raise ValueError(f"{len(init_steps)} initial steps for {len(steps)} groups")
+            steps = init_steps.detach().float().cpu()
+        self.log_step = nn.Parameter(steps.log())
         # each value's group in the flat vector, and where each group's run ends
         # (derived from the shapes, so not in checkpoints)
         group_of = torch.cat(group_of)
@@ -222,9 +231,31 @@ class RateModel(nn.Module):
         return out
 
     @torch.no_grad()
+    def bake(self, model: nn.Module) -> None:
+        """Set the parameters to their hard-quantized values (step * integer, as the decoder
+        computes them): what later stages of a plan build on. export() gives the same integers."""
+        params = dict(model.named_parameters())
+        for name, value in self.quantized_parameters(model, "hard")[0].items():
+            params[name].copy_(value)
+
+    @torch.no_grad()
     def bits(self, model: nn.Module) -> float:
         """The rate the loss sees of the hard-rounded tensors, in bits."""
         return float(self.quantized_parameters(model, "hard")[1])
+
+
+class RateSet(nn.ModuleList):
+    """The RateModels of a plan's stages, one per stage that quantized, used as one."""
+
+    @property
+    def names(self) -> list[str]:
+        return [n for rate in self for n in rate.names]
+
+    def export(self, model: nn.Module, only: Optional[list[str]] = None) -> dict[str, QuantizedArray]:
+        return {k: v for rate in self for k, v in rate.export(model, only).items()}
+
+    def bits(self, model: nn.Module) -> float:
+        return sum(rate.bits(model) for rate in self)
 
 
 def quality_to_lambda(quality: float) -> float:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import INR
+from .base import INR, Stage
 from .hnerv import HNeRV
 from .nerv import NeRV
 from .nervpp import NeRVPP
+from .nirvana import NIRVANA
 
-REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV, HNeRV, NeRVPP)}
+REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV, HNeRV, NeRVPP, NIRVANA)}
 
 
 def model_class(name: str) -> type[INR]:
@@ -23,4 +24,4 @@ def build(name: str, config: dict[str, Any]) -> INR:
     return model_class(name)(config)
 
 
-__all__ = ["INR", "REGISTRY", "build", "model_class"]
+__all__ = ["INR", "REGISTRY", "Stage", "build", "model_class"]

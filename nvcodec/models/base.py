@@ -8,6 +8,7 @@ owns (an encoder network, say) is used while fitting and never stored.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
 import torch
@@ -28,6 +29,25 @@ def require(config: dict[str, Any], key: str, kind: type, low: float, high: floa
     return value
 
 
+@dataclass
+class Stage:
+    """One step of a model's training plan: fit ``frames`` by training the parameters ``params``
+    (the rest frozen; empty: all of them) for ``share`` of the budget (shares are relative).
+
+    ``part``: stages of one part run in one process, in order (an encode spread over processes
+    gives each a run of parts). ``quantized_from_start``: a rate-aware fit quantizes from the
+    stage's first step (a residual starting at zero has nothing to learn in float first).
+    ``steps_from``: the stage whose learned quantization steps start this one's (same shapes)."""
+
+    frames: list[int]
+    params: list[str]
+    share: float = 1.0
+    part: int = 0
+    quantized_from_start: bool = False
+    steps_from: Optional[int] = None
+    batch: Optional[int] = None  # frames a step (None: the fit's batch size)
+
+
 class INR(nn.Module):
     """Base class: maps frame indices to RGB frames in [0, 1] of size ``config['out_size']``."""
 
@@ -36,6 +56,15 @@ class INR(nn.Module):
     needs_frames: ClassVar[bool] = False
     #: Named sizes (stored parameters) that --params accepts besides a count.
     presets: ClassVar[dict[str, int]] = {}
+    #: The size --params defaults to where the model's size does not follow the rate (None: it
+    #: does, and the encoder picks it from the quality or the target).
+    default_params: ClassVar[Optional[int]] = None
+    #: True where configure() takes ``cuts``: the frames where a new shot starts (scenecut.py)
+    follows_scene_cuts: ClassVar[bool] = False
+    #: Adam's peak learning rate when none is given
+    learning_rate: ClassVar[float] = 5e-3
+    #: True where an encode can be spread over processes (torchrun): its plan has several parts.
+    splits_over_processes: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any], decoder_only: bool = False):
         """``decoder_only``: build just what the bitstream holds (the decoder's side); parts used
@@ -87,9 +116,47 @@ class INR(nn.Module):
 
     def load_stored(self, tensors: dict[str, torch.Tensor]) -> None:
         """Set the stored tensors (the decoder's side of stored_tensors). The decoder builds a
-        ``decoder_only`` model without initialising it (on ``meta``, then ``to_empty``), so every
+        ``decoder_only`` model without initialising it (on ``meta``, then empty CPU tensors), so every
         parameter or buffer forward() reads must be stored, or computed in forward()."""
         self.load_state_dict(tensors, strict=True)
+
+    def frame_elements(self) -> tuple[int, int]:
+        """(input + output elements of the widest layer, elements of the output) when one frame is
+        rendered, from the config alone: the decoder checks the memory this takes before it builds
+        anything. By default the model runs once on PyTorch's meta device (shapes, no memory); a
+        model may give them in closed form (that run loads torch's compiler: a second or two)."""
+        widest = 0
+
+        def measure(module, inputs, output) -> None:
+            nonlocal widest
+            size = sum(t.numel() for t in inputs if torch.is_tensor(t)) + output.numel()
+            widest = max(widest, size)
+
+        hooks = [m.register_forward_hook(measure) for m in self.modules() if not list(m.children())]
+        try:
+            with torch.no_grad():
+                out = self(torch.zeros(1, dtype=torch.int64, device="meta"))
+        finally:
+            for h in hooks:
+                h.remove()
+        return widest, out.numel()
+
+    def training_plan(self) -> list[Stage]:
+        """The stages fitting goes through, in order; by default one: every frame, every parameter."""
+        return [Stage(list(range(self.config["frames"])), [])]
+
+    def begin_stage(self, index: int, first: bool) -> None:
+        """Called before stage ``index`` of the plan is fitted (``first``: the first this process
+        fits, so the stages before it were not fitted here). Nothing, by default."""
+
+    def chunks(self) -> list[list[str]]:
+        """The stored tensors in runs that the file indexes, so that a decoder can skip to one:
+        by default a single run of them all."""
+        return [list(self.stored_tensors())]
+
+    def chunks_for_frames(self, frames: list[int]) -> list[int]:
+        """The chunks that rendering ``frames`` needs (all of them, by default)."""
+        return list(range(len(self.chunks())))
 
     def num_stored_parameters(self) -> int:
         return sum(t.numel() for t in self.stored_tensors().values())

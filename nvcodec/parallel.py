@@ -1,0 +1,67 @@
+"""Spreading an encode over processes started by ``torchrun`` (torch.distributed: gloo on CPUs,
+NCCL between GPUs). A model whose training plan has several parts (NIRVANA: runs of groups, each
+starting with a key group) gives each process a contiguous run of parts; rank 0 gathers what
+the others learned and writes the one file."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Processes:
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def current() -> Processes:
+    """This process's place among those torchrun started (one process without torchrun)."""
+    try:
+        return Processes(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
+    except ValueError:
+        return Processes()
+
+
+def start(device: str) -> Processes:
+    """Join the process group torchrun set up (gloo on a CPU, NCCL on CUDA) and return our place."""
+    procs = current()
+    if procs.size > 1 and not dist.is_initialized():
+        cuda = torch.device(device).type == "cuda"
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return procs
+
+
+def device_for(device: str, procs: Processes) -> str:
+    """Several processes on CUDA: each its own GPU (torchrun's LOCAL_RANK)."""
+    if procs.size > 1 and device == "cuda":
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return device
+
+
+def share(parts: list[int], procs: Processes) -> list[int]:
+    """A contiguous run of ``parts`` for this process (the runs differ in length by at most one)."""
+    n = len(parts)
+    return parts[procs.rank * n // procs.size:(procs.rank + 1) * n // procs.size]
+
+
+def gather(obj: Any, procs: Processes) -> Optional[list[Any]]:
+    """Every process's ``obj`` at rank 0 (None elsewhere); the processes are our own."""
+    if procs.size == 1:
+        return [obj]
+    out = [None] * procs.size if procs.main else None
+    dist.gather_object(obj, out, dst=0)
+    return out
+
+
+def finish(procs: Processes) -> None:
+    if procs.size > 1 and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

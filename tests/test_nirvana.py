@@ -1,0 +1,181 @@
+"""NIRVANA: groups fitted in turn as residuals, the file's group index, random access, torchrun."""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_FIT, make_video
+from nvcodec.bitstream import VERSION_INDEXED, read_container, uvarint
+from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.encoder import encode_video, render_all
+from nvcodec.errors import BitstreamError
+from nvcodec.models import NIRVANA
+from nvcodec.rate import RateModel, trained_stored_names
+
+FIT = replace(TINY_FIT, epochs=4)
+
+
+@pytest.fixture(scope="module")
+def nirvana_nvc(tmp_path_factory):
+    video = make_video(frames=8)
+    path = tmp_path_factory.mktemp("nirvana") / "n.nvc"
+    result = encode_video(video, path, model="nirvana", params=3000, fit_config=FIT,
+                          model_options={"group_size": 3, "key_every": 2})
+    return str(path), result, video
+
+
+def test_groups_keys_and_plan():
+    config = NIRVANA.configure(40, 24, 8, 3000, group_size=3, key_every=2)
+    assert config["keys"] == [0, 2]
+    model = NIRVANA(config)
+    assert model.num_groups == 3 and model.group_frames(2) == [6, 7]
+    plan = model.training_plan()
+    assert [s.frames for s in plan] == [[0, 1, 2], [3, 4, 5], [6, 7]]
+    assert [s.quantized_from_start for s in plan] == [False, True, False]  # residual 1; keys 0 and 2
+    assert plan[1].steps_from == 0 and plan[2].steps_from is None
+    assert model.chunks_for_frames([7]) == [2]  # a key: its chain is itself
+    assert model.chunks_for_frames([4]) == [0, 1]  # a residual needs its key
+    # residuals start at zero: group 1 renders as group 0 until it is fitted
+    assert torch.equal(model.layer_weights(1, "conv1"), model.layer_weights(0, "conv1"))
+    # a key group after a fitted one starts from that group's weights (the warm start)
+    with torch.no_grad():
+        model.g1_conv1.add_(0.5)
+    model.begin_stage(2, first=False)
+    assert torch.equal(model.g2_conv1, model.layer_weights(1, "conv1"))
+    before = model.g2_mlp1.clone()
+    NIRVANA(config).begin_stage(2, first=True)  # the first stage a process fits: nothing to start from
+    assert torch.equal(model.g2_mlp1, before)
+
+
+def test_processes_split_at_keys():
+    config = NIRVANA.configure(40, 24, 30, 3000, group_size=3, processes=3)
+    assert config["keys"] == [0, 3, 7]
+    parts = [s.part for s in NIRVANA(config).training_plan()]
+    assert parts == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+    with pytest.raises(ValueError, match="at most 10 processes"):
+        NIRVANA.configure(40, 24, 30, 3000, group_size=3, processes=11)
+    for bad in (0, 31):
+        with pytest.raises(ValueError, match="group size"):
+            NIRVANA.configure(40, 24, 30, 3000, group_size=bad)
+
+
+def test_rate_model_starts_from_given_steps_and_bakes_exactly():
+    model = NIRVANA(NIRVANA.configure(40, 24, 6, 3000, group_size=3))
+    names = model.names(0)
+    first = RateModel(model, names)
+    second = RateModel(model, names, init_steps=first.steps() * 0.5)
+    assert torch.allclose(second.steps(), first.steps() * 0.5)
+    with pytest.raises(ValueError):
+        RateModel(model, names[:2], init_steps=first.steps())
+    exported = first.export(model)
+    first.bake(model)
+    for name, q in first.export(model).items():  # the baked values are step x integer: the same integers
+        assert np.array_equal(q.values, exported[name].values)
+
+
+def test_file_is_indexed_and_decodes_bit_exactly(nirvana_nvc):
+    path, result, video = nirvana_nvc
+    data = open(path, "rb").read()
+    container = read_container(data)
+    assert data[4] == VERSION_INDEXED and len(container.chunks) == 3
+    assert sum(container.chunks) == len(container.sections[b"TENS"])
+    stream = load_bitstream(path)
+    full = decode_frames(path)
+    assert full.shape == (8, 24, 40, 3)
+    # the encoder's model after compress() is what the decoder rebuilds
+    encoder = NIRVANA(stream.model.config)
+    encoder.load_stored({k: v for k, v in stream.model.stored_tensors().items()})
+    assert np.array_equal(render_all(encoder, stream.info), full)
+    assert result.psnr > 10 and result.fit.rate is not None
+    assert sorted(s["stage"] for s in result.fit.stages) == [0, 1, 2]
+
+
+def test_random_access_decodes_only_the_chain(nirvana_nvc):
+    path, _, _ = nirvana_nvc
+    full = decode_frames(path)
+    assert np.array_equal(decode_frames(path, frames=(3, 5)), full[3:5])
+    assert np.array_equal(decode_frames(path, frames=(7, 8)), full[7:8])
+    assert set(load_bitstream(path, frames=(7, 8)).tensor_bytes) == {f"g2_{n}" for n in ("mlp1", "mlp2", "frame", "conv1", "conv2")}
+    assert {k[:2] for k in load_bitstream(path, frames=(4, 5)).tensor_bytes} == {"g0", "g1"}
+
+
+def _with_index(data: bytes, index: bytes) -> bytes:
+    """The file with its INDX payload replaced (CRC recomputed): a lie behind a valid checksum."""
+    pos = 5 + 8 + struct.unpack_from("<I", data, 9)[0] + 4
+    assert data[pos:pos + 4] == b"INDX"
+    end = pos + 8 + struct.unpack_from("<I", data, pos + 4)[0] + 4
+    framed = b"INDX" + struct.pack("<I", len(index)) + index
+    return data[:pos] + framed + struct.pack("<I", zlib.crc32(framed)) + data[end:]
+
+
+def test_damaged_group_index_is_refused(nirvana_nvc, tmp_path):
+    path, _, _ = nirvana_nvc
+    data = open(path, "rb").read()
+    sizes = read_container(data).chunks
+    shifted = [sizes[0] + 1, sizes[1] - 1, sizes[2]]  # adds up, but a group starts one byte late
+    cases = {
+        "adds up to": uvarint(3) + b"".join(uvarint(s) for s in sizes[:2]) + uvarint(sizes[2] + 5),
+        "lists 2 chunks": uvarint(2) + uvarint(sizes[0]) + uvarint(sizes[1] + sizes[2]),
+        "chunk 0": uvarint(3) + b"".join(uvarint(s) for s in shifted),
+        "bytes after": uvarint(3) + b"".join(uvarint(s) for s in sizes) + b"\x00",
+    }
+    for problem, index in cases.items():
+        with pytest.raises(BitstreamError, match=problem):
+            decode_frames(_with_index(data, index))
+    damaged = bytearray(data)
+    damaged[data.index(b"INDX") + 9] ^= 0xFF
+    bad = tmp_path / "bad.nvc"
+    bad.write_bytes(bytes(damaged))
+    out = tmp_path / "out.y4m"
+    run = subprocess.run([sys.executable, "-m", "nvcodec", "decode", str(bad), "-o", str(out)],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and not out.exists()
+    assert run.stderr.count("\n") == 1 and "INDX" in run.stderr and "CRC32" in run.stderr
+
+
+def test_bad_nirvana_requests(tmp_path, tiny_clip, capsys):
+    out = tmp_path / "x.nvc"
+    for args, problem in ((["--group-size", "0"], "group size 0"), (["--group-size", "7"], "group size 7"),
+                          (["--bits", "8"], "rate-aware only")):
+        run = subprocess.run([sys.executable, "-m", "nvcodec", "encode", tiny_clip, "--model", "nirvana",
+                              "--epochs", "1", "-o", str(out), "--quiet", *args], capture_output=True, text=True)
+        assert run.returncode == 2, run.stderr
+        assert problem in run.stderr and run.stderr.count("\n") == 1 and not out.exists()
+    from nvcodec.cli import main
+    assert main(["encode", tiny_clip, "--group-size", "2", "-o", str(out)]) == 2
+    assert "--group-size is for --model nirvana" in capsys.readouterr().err and not out.exists()
+
+
+def _torchrun(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "nvcodec", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_torchrun_two_processes_write_one_file(tmp_path, tiny_clip):
+    out = tmp_path / "t.nvc"
+    run = _torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "2", "--epochs", "2",
+                    "-o", str(out), "--quiet", "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert [p["rank"] for p in summary["processes"]] == [0, 1]
+    assert all(p["steps"] > 0 for p in summary["processes"])  # both did fitting work
+    assert summary["processes"][0]["groups"] == [0, 1] and summary["processes"][1]["groups"] == [2]
+    stream = load_bitstream(out)
+    assert stream.model.config["keys"] == [0, 2]  # each process starts its part with a key group
+    assert decode_frames(out).shape == (6, 24, 40, 3)
+    assert sorted(os.listdir(tmp_path)) == ["t.nvc"]  # one file, nothing half-written beside it
+    # more processes than groups: a clear error from each, nothing written
+    out.unlink()
+    run = _torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "6", "--epochs", "1",
+                    "-o", str(out), "--quiet", cwd=tmp_path)
+    assert run.returncode != 0 and "2 processes for 1 groups" in run.stderr and not out.exists()
