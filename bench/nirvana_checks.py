@@ -37,9 +37,9 @@ def nvcodec(*args: str, torchrun: int = 0) -> str:
     return run.stdout
 
 
-def curve_psnr_at(points: list[dict], bpp: float) -> float:
-    """The curve's PSNR-RGB at ``bpp``, linear in log(bpp) between its points (None outside)."""
-    pts = sorted((p["bpp"], p["psnr_rgb"]) for p in points)
+def curve_psnr_at(results: dict, bpp: float) -> float:
+    """A result file's PSNR-RGB at ``bpp``, linear in log(bpp) between its points (NaN outside)."""
+    pts = sorted(zip(results["bpp"], results["psnr-rgb"]))
     for (b0, p0), (b1, p1) in zip(pts, pts[1:]):
         if b0 <= bpp <= b1:
             t = (math.log(bpp) - math.log(b0)) / (math.log(b1) - math.log(b0))
@@ -67,7 +67,7 @@ def main() -> None:
         reference = read_video("bikes", size=(320, 136))
         frames = decode_frames(b)
         psnr = float(np.mean(np.minimum(frame_psnr(frames, reference.frames), 100.0)))
-        nerv = json.loads((ROOT / "bench/results/bikes/nvcodec-nerv-120s.json").read_text())["points"]
+        nerv = json.loads((ROOT / "bench/results/bikes/nvcodec-nerv-120s.json").read_text())["results"]
         at = curve_psnr_at(nerv, enc["bpp"])
         out["bikes_2m"] = {"command": "nvcodec " + " ".join(cmd), "bpp": enc["bpp"], "psnr_rgb_decoded": round(psnr, 3),
                            "encode_s": enc["encode_s"], "nerv_120s_at_same_bpp": round(at, 3),
