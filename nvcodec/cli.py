@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import statistics
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -276,6 +277,13 @@ def cmd_info(args) -> int:
         "side_info_bytes": tensors - coded, "container_bytes": s.total_bytes - tensors,
         "overhead_bytes": s.total_bytes - coded,
     }
+    keys = s.container.header["config"].get("keys")
+    if s.container.chunks is not None:  # an indexed file: what each chunk (a group of frames) costs
+        report["chunk_bytes"] = s.container.chunks
+        if isinstance(keys, list):
+            key_bytes = [b for i, b in enumerate(s.container.chunks) if i in keys]
+            rest = [b for i, b in enumerate(s.container.chunks) if i not in keys]
+            report["key_chunks"] = keys
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -285,6 +293,12 @@ def cmd_info(args) -> int:
     print("  sections " + ", ".join(f"{k} {v} B" for k, v in s.container.section_sizes.items()))
     print(f"  tensors  {tensors} B: {coded} B coded values + {tensors - coded} B side information "
           f"(bits, quantization steps, entropy models); {report['bits_per_parameter']:.2f} bits a parameter")
+    if s.container.chunks is not None:
+        line = f"  groups   {len(s.container.chunks)} chunks in the index (INDX)"
+        if isinstance(keys, list):
+            line += (f": {len(key_bytes)} key groups, median {statistics.median(key_bytes):.0f} B"
+                     + (f"; {len(rest)} residual groups, median {statistics.median(rest):.0f} B" if rest else ""))
+        print(line)
     print(f"  values   coded {8 * coded} bits, estimated {estimated:.0f} bits (each tensor's integers under the "
           "Laplace fitted to them: the rate rate-aware fitting optimises)"
           + (f", coded/estimated {8 * coded / estimated:.3f}" if estimated else ""))

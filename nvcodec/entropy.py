@@ -289,6 +289,9 @@ def pack_tensors(tensors: Sequence[QuantizedArray]) -> tuple[bytes, list[int]]:
         scales = np.asarray(q.scales, dtype="<f2")
         if scales.size != scale_count(q.values.shape):
             raise ValueError(f"{scales.size} scales for shape {q.values.shape}")
+        # never write what no decoder would read (a fit that diverged gives NaN steps)
+        if not 1 <= q.bits <= LIMITS["bits"] or not np.all(np.isfinite(scales)):
+            raise ValueError(f"tensor of shape {q.values.shape}: {q.bits} bits, steps {scales[:4]}...: not storable")
         record = bytes([q.bits]) + scales.tobytes() + encode_ints(q.values)
         out += record
         sizes.append(len(record))

@@ -100,6 +100,17 @@ def steer_lambda(lam: float, bpp: float, target: float, gain: float = 0.05) -> f
     return float(min(max(lam * (max(bpp, 1e-9) / target) ** gain, 1e-7), 1e4))
 
 
+def steering_bits(rate: RateModel, model: INR, mode: str, bits: torch.Tensor, stage: Stage) -> float:
+    """The rate rate control steers on: the loss's, except in the soft phase of a stage quantized
+    from its start (a residual, mostly zeros), where the noise makes each zero cost a bit or so
+    and the steered lambda ran away (carphone at --target-bpp 0.1 landed at 0.019): there, the
+    rate of the hard-rounded values, which the file will hold."""
+    if mode == "soft" and stage.quantized_from_start:
+        with torch.no_grad():
+            return float(rate.quantized_parameters(model, "hard")[1])
+    return float(bits.detach())
+
+
 def plan_stage(cfg: FitConfig, progress: float, quant_start: Optional[float] = None) -> tuple[str, float]:
     """(quantization mode, soft-rounding sharpness) at ``progress`` of a rate-aware fit (of a
     stage: ``quant_start`` overrides the config's, 0 for a stage quantized from its start)."""
@@ -230,8 +241,13 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     psnrs: list[tuple[float, int]] = []
     epochs_done = start_epoch
     model.train()
+    # rate control: stages quantized from their start (residuals) and the others (keys) differ
+    # in their natural rate by far more than their targets do; each kind steers its own lambda,
+    # so that a key's large lambda does not starve the residuals after it
+    lams = {False: lam, True: lam}
     for k, index in enumerate(run):
         stage = plan[index]
+        lam = lams[stage.quantized_from_start] if cfg.target_bpp is not None else lam
         model.begin_stage(index, first=(k == 0))
         window = (sum(shares[:k]) / sum(shares), sum(shares[:k + 1]) / sum(shares))
         target = None if cfg.target_bpp is None else cfg.target_bpp * stage.share / norm
@@ -239,6 +255,7 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
                          bar, lam, rates, on_epoch, history, epochs_done, checkpoint, resumed, bf16, (height, width),
                          multi)
         rate, lam, epochs, steps, psnr = out
+        lams[stage.quantized_from_start] = lam
         resumed = None
         epochs_done += epochs
         if rate is not None:
@@ -342,7 +359,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             if bits is not None:
                 loss = loss + lam * bits.float() / pixels
                 if cfg.target_bpp is not None:  # more bits than the target: a larger lambda, and back
-                    lam = steer_lambda(lam, float(bits.detach()) / pixels, cfg.target_bpp)
+                    lam = steer_lambda(lam, steering_bits(rate, model, mode, bits, stage) / pixels, cfg.target_bpp)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

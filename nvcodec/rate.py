@@ -29,6 +29,7 @@ from .entropy import QuantizedArray, scale_layout
 QMAX = 2 ** 15 - 1
 NOISE_SEED = 20231  # the noise pool is the same on every run; the seed of a fit picks its windows
 _LN2 = math.log(2.0)
+LOG_STEP_MIN, LOG_STEP_MAX = math.log(2.0 ** -24), math.log(60000.0)  # float16's smallest step, below its largest
 
 
 def soft_round(x: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -182,7 +183,9 @@ class RateModel(nn.Module):
     def steps(self, stored: bool = False) -> torch.Tensor:
         """The step of every group; ``stored``: rounded to float16 as the file keeps them, with a
         straight-through gradient."""
-        s = self.log_step.exp()
+        # within what a float16 step can hold: a huge lambda drives steps up until every value
+        # rounds to 0, and an infinite step would make step x 0 a NaN
+        s = self.log_step.clamp(LOG_STEP_MIN, LOG_STEP_MAX).exp()
         if stored:
             s16 = s.to(torch.float16).float().clamp_min(2.0 ** -24)
             s = s + (s16 - s).detach()
@@ -216,7 +219,7 @@ class RateModel(nn.Module):
         """The integers and float16 steps of a hard pass: what goes into the file (``only``: of
         those tensors)."""
         params = dict(model.named_parameters())
-        steps16 = self.log_step.detach().exp().to(torch.float16).clamp_min(2.0 ** -24).cpu()
+        steps16 = self.steps().detach().to(torch.float16).clamp_min(2.0 ** -24).cpu()
         out, first = {}, 0
         for name, shape in zip(self.names, self.shapes):
             groups, per_group = scale_layout(shape)

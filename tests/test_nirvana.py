@@ -82,6 +82,24 @@ def test_rate_model_starts_from_given_steps_and_bakes_exactly():
         assert np.array_equal(q.values, exported[name].values)
 
 
+def test_steps_stay_storable_and_garbage_is_never_written():
+    """A huge lambda drives steps up without bound; the steps stop where float16 does (all values
+    round to 0, no inf x 0 = NaN), and a NaN step is refused rather than written."""
+    from nvcodec.entropy import QuantizedArray, pack_tensors
+    model = NIRVANA(NIRVANA.configure(40, 24, 6, 3000, group_size=3))
+    rate = RateModel(model, model.names(0))
+    with torch.no_grad():
+        rate.log_step.fill_(200.0)
+    params, bits = rate.quantized_parameters(model, "hard")
+    assert all(torch.isfinite(p).all() and not p.any() for p in params.values()) and float(bits) < 1
+    for q in rate.export(model).values():
+        assert np.isfinite(q.scales.astype(np.float32)).all() and not q.values.any() and q.bits <= 16
+    with pytest.raises(ValueError, match="not storable"):
+        pack_tensors([QuantizedArray(np.zeros(3, np.int32), np.array([np.nan], np.float16), 8)])
+    with pytest.raises(ValueError, match="not storable"):
+        pack_tensors([QuantizedArray(np.zeros(3, np.int32), np.array([1.0], np.float16), 33)])
+
+
 def test_file_is_indexed_and_decodes_bit_exactly(nirvana_nvc):
     path, result, video = nirvana_nvc
     data = open(path, "rb").read()
@@ -97,6 +115,16 @@ def test_file_is_indexed_and_decodes_bit_exactly(nirvana_nvc):
     assert np.array_equal(render_all(encoder, stream.info), full)
     assert result.psnr > 10 and result.fit.rate is not None
     assert sorted(s["stage"] for s in result.fit.stages) == [0, 1, 2]
+
+
+def test_info_shows_what_each_group_costs(nirvana_nvc, capsys):
+    from nvcodec.cli import main
+    path, _, _ = nirvana_nvc
+    assert main(["info", path, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["chunk_bytes"] == read_container(open(path, "rb").read()).chunks and report["key_chunks"] == [0, 2]
+    assert main(["info", path]) == 0
+    assert "3 chunks in the index (INDX): 2 key groups" in capsys.readouterr().out
 
 
 def test_random_access_decodes_only_the_chain(nirvana_nvc):

@@ -120,6 +120,12 @@ class INR(nn.Module):
         parameter or buffer forward() reads must be stored, or computed in forward()."""
         self.load_state_dict(tensors, strict=True)
 
+    @classmethod
+    def size_for_rate(cls, bpp: float) -> Optional[int]:
+        """Rate control's network size for a target of ``bpp``, where the model knows better than
+        the encoder's ladder (encoder.rate_control_start, measured with NeRV); None by default."""
+        return None
+
     def frame_elements(self) -> tuple[int, int]:
         """(input + output elements of the widest layer, elements of the output) when one frame is
         rendered, from the config alone: the decoder checks the memory this takes before it builds

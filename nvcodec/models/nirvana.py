@@ -30,6 +30,7 @@ LAYERS = ("mlp1", "mlp2", "frame", "conv1", "conv2")
 #: one group's network, in parameters (the key group's size; residuals cost far fewer bits)
 PRESETS = {"xs": 12_000, "s": 24_000, "m": 48_000}
 DEFAULT_GROUP_SIZE = 3
+BPP_AT_DEFAULT = 0.17  # where the default size lands at --quality 24 (bikes, carphone)
 MAX_GROUPS = 800  # five tensors each, within the bitstream's 4096
 #: a key group's share of the time budget, in units of a residual group's (it starts from scratch)
 KEY_SHARE = 4.0
@@ -54,6 +55,14 @@ class NIRVANA(INR):
             for layer in LAYERS:
                 self.register_parameter(f"g{g}_{layer}", nn.Parameter(torch.zeros(1, self.layer_size(layer))))
         self.reset_parameters()
+
+    @classmethod
+    def size_for_rate(cls, bpp: float) -> int:
+        """A group's network for a target rate: the default size where --quality 24 lands (0.187
+        bpp on bikes, 0.163 on carphone, bench/results/nirvana-checks.json), growing as the rate
+        to the power 0.75 (the NeRV ladder's exponent), 2k to 48k. Too large a network for a low
+        target leaves its key group no bits but zeros."""
+        return int(min(max(cls.default_params * (bpp / BPP_AT_DEFAULT) ** 0.75, 2_000), PRESETS["m"]))
 
     # ---------------------------------------------------------------- sizes
     @property
