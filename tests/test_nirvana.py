@@ -56,6 +56,24 @@ def test_groups_keys_and_plan():
     assert torch.equal(model.g2_mlp1, before)
 
 
+def test_scene_cuts_restart_groups_with_a_key():
+    from nvcodec.scenecut import scene_cuts
+    video = make_video(frames=10)
+    assert scene_cuts(video.frames) == []  # motion within a shot is no cut
+    cut = video.frames.copy()
+    cut[6:] = 255 - cut[6:]  # a new shot from frame 6
+    assert scene_cuts(cut) == [6]
+    config = NIRVANA.configure(40, 24, 10, 3000, group_size=4, cuts=[6])
+    model = NIRVANA(config)
+    assert model.starts == [0, 4, 6] and config["keys"] == [0, 2]  # group 1 stops short at the cut
+    assert model.training_plan()[2].quantized_from_start is False
+    with torch.no_grad():
+        model.g1_conv1.add_(1.0)
+    before = model.g2_conv1.clone()
+    model.begin_stage(2, first=False)  # a key at a cut starts fresh, not from the previous shot
+    assert torch.equal(model.g2_conv1, before)
+
+
 def test_processes_split_at_keys():
     config = NIRVANA.configure(40, 24, 30, 3000, group_size=3, processes=3)
     assert config["keys"] == [0, 3, 7]
