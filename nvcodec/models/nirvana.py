@@ -43,8 +43,8 @@ class NIRVANA(INR):
     splits_over_processes = True
     follows_scene_cuts = True
     #: a group's small network, fitted in a few dozen steps, learns fastest at a high rate: group 0
-    #: of bikes (320x136) in 5 s: 26.3 dB at 5e-3, 31.0 at 1.5e-2, 30.3 at 3e-2, 29.6 at 5e-2;
-    #: its first 30 frames in 14.4 s: 27.0 dB at 1.5e-2, 29.8 at 3e-2
+    #: of bikes (320x136) in 5 s, quality 24 (bench/nirvana_lr.py, bench/results/bikes/nirvana-lr.json):
+    #: 27.6 dB at 5e-3, 29.8 at 1.5e-2, 30.8 at 3e-2 (and the fewest bits), 29.3 at 5e-2
     learning_rate = 3e-2
 
     def __init__(self, config: dict[str, Any], decoder_only: bool = False):
