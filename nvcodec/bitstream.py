@@ -10,6 +10,7 @@ format is documented byte by byte in docs/bitstream.md.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import struct
@@ -63,10 +64,11 @@ class Container:
     #: version 4: the byte size of each chunk of TENS, in order (they add up to TENS); else None
     chunks: Optional[list[int]] = None
 
-    def chunk_offsets(self) -> list[int]:
-        """Where each chunk starts in TENS (one chunk, the whole of it, without an index)."""
+    def chunk_spans(self) -> list[tuple[int, int]]:
+        """(start, end) of each chunk in TENS (one chunk, the whole of it, without an index)."""
         sizes = self.chunks if self.chunks is not None else [len(self.sections[b"TENS"])]
-        return [sum(sizes[:i]) for i in range(len(sizes))]
+        ends = list(itertools.accumulate(sizes))
+        return [(end - size, end) for size, end in zip(sizes, ends)]
 
 
 def write_container(header: dict[str, Any], tensors: bytes, chunks: Optional[list[int]] = None) -> bytes:

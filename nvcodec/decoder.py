@@ -144,18 +144,16 @@ def _load(data: bytes, name: str, limit: int, frames: Optional[tuple[int, Option
                                                                                header["frames"]))))
     details: dict[str, tuple[int, int, str, int, float]] = {}
     stored = {}
-    tens, offsets = container.sections[b"TENS"], container.chunk_offsets()
+    tens, spans = container.sections[b"TENS"], container.chunk_spans()
     for c in wanted:
-        part = tens[offsets[c]:offsets[c] + (container.chunks[c] if container.chunks is not None else len(tens))]
+        start, end = spans[c]
         what = name if container.chunks is None else f"{name}: chunk {c} of section TENS"
         # iterated to its end (not zipped with the names), so that its check for bytes left over runs
-        records = iter_tensors(part, [shapes[k] for k in chunks[c]], what)
-        for key, record in zip(chunks[c], records):
+        for i, record in enumerate(iter_tensors(tens[start:end], [shapes[k] for k in chunks[c]], what)):
+            key = chunks[c][i]
             stored[key] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
             details[key] = (record.size, record.coded, record.method, record.tensor.bits,
                             laplace_ideal_bits(record.tensor.values))
-        for _ in records:
-            pass
     for key, shape in shapes.items():  # what the frames asked for do not need
         stored.setdefault(key, torch.zeros(shape))
     plan.frame_bytes = frame_bytes(skeleton)

@@ -15,15 +15,14 @@ import torch
 
 from .bitstream import COLORSPACES, write_container
 from .decoder import load_bitstream, render
-from .entropy import pack_tensors, scale_count
+from .entropy import QuantizedArray, pack_tensors, scale_count
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
 from .io import Video, VideoInfo, check_writable, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_444
 from .metrics import frame_psnr
 from .models import INR, REGISTRY, model_class
 from .quant import dequantize_tensors, quantize_tensors
-from .entropy import QuantizedArray
-from .parallel import Processes, device_for, gather, share, start
+from .parallel import device_for, gather, share, start
 from .rate import RateModel, RateSet, check_quality, quality_to_lambda
 from .scenecut import scene_cuts
 
@@ -256,14 +255,13 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         estimated = sum(p["bits"] for p in everyone)
         processes = [{"rank": p["rank"], "groups": [st["stage"] for st in p["stages"]],
                       "steps": sum(st["steps"] for st in p["stages"]), "seconds": p["seconds"]} for p in everyone]
-        psnr_float = float("nan")  # the other processes' groups are only here once quantized
     else:
         psnr_float = psnr_of(net.to(cfg.device), video)
     data = compress(net, info, bits or 8, result.rate, learned)  # on the CPU
     write_atomic(output, data)
     psnr = psnr_of(net.to(cfg.device), video)
     net.to("cpu")
-    if procs.size > 1:
+    if procs.size > 1:  # the other processes' groups are only here once quantized
         psnr_float = psnr
     coded, names = None, (list(learned) if learned is not None else result.rate.names if result.rate is not None else None)
     if names is not None:  # the coded values of the tensors the loss saw, as the file holds them

@@ -247,7 +247,7 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     lams = {False: lam, True: lam}
     for k, index in enumerate(run):
         stage = plan[index]
-        lam = lams[stage.quantized_from_start] if cfg.target_bpp is not None else lam
+        lam = lams[stage.quantized_from_start]
         model.begin_stage(index, first=(k == 0))
         window = (sum(shares[:k]) / sum(shares), sum(shares[:k + 1]) / sum(shares))
         target = None if cfg.target_bpp is None else cfg.target_bpp * stage.share / norm
@@ -296,13 +296,16 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     groups = [{**g, "params": [p for p in g["params"] if id(p) in ids]} for g in model.param_groups()]
     optimizer = torch.optim.Adam([{**g, "lr": cfg.lr * g.get("lr_scale", 1.0)} for g in groups if g["params"]],
                                  lr=cfg.lr, betas=cfg.betas)
+
+    def train_steps(r: RateModel) -> None:  # the quantization steps learn beside the weights
+        optimizer.add_param_group({"params": list(r.parameters()), "lr": cfg.lr * cfg.step_lr, "lr_scale": cfg.step_lr})
+
     rate: Optional[RateModel] = None
     start_epoch = 0
     if resumed is not None:  # one-stage fits only
         start_epoch, rate = resumed[0], resumed[3]
         if rate is not None:
-            optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,
-                                       "lr_scale": cfg.step_lr})
+            train_steps(rate)
         restore_optimizer(optimizer, resumed[5], cfg.checkpoint)
     order_frames = torch.tensor(stage.frames, dtype=torch.int64)
     n = len(order_frames)
@@ -342,8 +345,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             mode, alpha = plan_stage(cfg, now, quant_start)
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
                 rate = new_rate()
-                optimizer.add_param_group({"params": list(rate.parameters()), "lr": cfg.lr * cfg.step_lr,
-                                           "lr_scale": cfg.step_lr})
+                train_steps(rate)
             frames_in = target if model.needs_frames else None
             params, bits = None, None
             if mode != "float":  # in float32, outside autocast: the steps and the rate stay exact

@@ -118,10 +118,11 @@ class NIRVANA(INR):
                     "patch": patch, "pe_levels": levels, "hidden": hidden, "channels": channels,
                     "mid": max(4, channels // 2), "keys": keys, **({"cuts": cuts} if cuts else {})}
 
+        def one_group(hidden: int) -> dict[str, Any]:  # what --params counts: one group's network
+            return {k: v for k, v in config_for(hidden).items() if k != "cuts"} | {"frames": group_size, "keys": [0]}
+
         params = params or cls.default_params
-        one_group = {k: v for k, v in config_for(8).items() if k != "cuts"} | {"frames": group_size, "keys": [0]}
-        hidden = largest_width(lambda h: count_params(lambda: cls({**one_group, **_widths(config_for(h))})) <= params,
-                               8, 1024)
+        hidden = largest_width(lambda h: count_params(lambda: cls(one_group(h))) <= params, 8, 1024)
         return config_for(hidden)
 
     @classmethod
@@ -292,7 +293,3 @@ def group_starts(frames: int, size: int, cuts: Sequence[int]) -> list[int]:
     """The first frame of each group: every ``size`` frames from 0 and from each cut."""
     bounds = [0, *cuts, frames]
     return [s for a, b in zip(bounds, bounds[1:]) for s in range(a, b, size)]
-
-
-def _widths(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: config[k] for k in ("hidden", "channels", "mid", "pe_levels", "patch", "out_size")}
