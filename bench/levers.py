@@ -59,6 +59,11 @@ LEVERS: dict[str, tuple[dict, dict, Callable[[INR], None] | None]] = {
     "reduction1.5": ({}, {"reduction": 1.5}, None),
     "he+lr1e-2+mlp-ratio4": ({"lr": 1e-2}, {"mlp_ratio": 4.0}, kaiming),
     "film": ({}, {"film": True}, None),
+    "floor12": ({}, {"channels_floor": 12}, None),
+    "floor16": ({}, {"channels_floor": 16}, None),
+    "floor20": ({}, {"channels_floor": 20}, None),
+    "floor24": ({}, {"channels_floor": 24}, None),
+    "floor32": ({}, {"channels_floor": 32}, None),
     "he+lr1e-2+film": ({"lr": 1e-2}, {"film": True}, kaiming),
 }
 

@@ -8,8 +8,6 @@ option as a user-data-unregistered SEI message: 675 B of x264's 5,551 B on carph
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import io
 import os
 import time
@@ -21,6 +19,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import Video
+from .resources import glibc
 
 #: libx265 4.x aborts or segfaults the process on small frames (seen: widths 40 and 48 with
 #: heights 16 to 32; 64 and up in both sides never did), so smaller clips are refused.
@@ -129,14 +128,7 @@ def _fixed_fresh_memory(byte: int = 0x55) -> Iterator[None]:
     does not with x264's assembly limited to AVX2 or turned off), so a CRF point's size varied
     by up to ~0.3 % between runs. With fresh memory always the same byte the encode is
     reproducible; elsewhere than glibc nothing is changed."""
-    libc = None
-    try:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name) if name else None
-        if libc is not None and not hasattr(libc, "mallopt"):
-            libc = None
-    except OSError:
-        libc = None
+    libc = glibc()
     m_perturb = -6
     if libc is not None:
         libc.mallopt(m_perturb, byte)

@@ -124,3 +124,26 @@ def test_nerv_film_option_starts_as_the_identity_and_round_trips(tmp_path):
     assert np.array_equal(decode_frames(data), render_all(model, video.info))
     with pytest.raises(ValueError, match="film"):
         cls.check_config({**config, "film": 2})
+
+
+@pytest.mark.parametrize("stride, kernel, act", [(2, 3, True), (5, 3, True), (3, 1, False), (1, 3, True)])
+def test_upsample_block_channels_last_path_is_the_same_function(stride, kernel, act):
+    """Fitting (channels_last) computes a block with its output channels reordered and the shuffle
+    as a copy; the decoder (contiguous) runs PyTorch's layers: same values and same gradients."""
+    from nvcodec.models.blocks import UpsampleBlock
+
+    torch.manual_seed(0)
+    block = UpsampleBlock(5, 3, stride, kernel=kernel, act=act).double()
+    x = torch.randn(2, 5, 7, 6, dtype=torch.float64)
+    outs, grads = [], []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        block.zero_grad()
+        xi = x.clone(memory_format=layout).requires_grad_()
+        y = block(xi)
+        assert y.shape == (2, 3, 7 * stride, 6 * stride)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=torch.float64).view_as(y)).sum().backward()
+        outs.append(y.detach())
+        grads.append([xi.grad] + [p.grad.clone() for p in block.parameters()])
+    assert torch.allclose(outs[0], outs[1], atol=1e-12)
+    for a, b in zip(grads[0], grads[1]):
+        assert torch.allclose(a, b, atol=1e-10)

@@ -48,9 +48,11 @@ class NeRV(INR):
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
                   pe_levels: int = 80, pe_base: float = 1.25, reduction: float = 2.0,
                   min_channels: int = 8, mlp_ratio: float = 2.0, film: bool = False,
-                  **options: Any) -> dict[str, Any]:
+                  channels_floor: int = 0, **options: Any) -> dict[str, Any]:
         """``mlp_ratio``: the MLP's hidden width over the stem's channels (c0); ``film``: each
-        stage's output scaled and shifted per channel by the frame's MLP features."""
+        stage's output scaled and shifted per channel by the frame's MLP features;
+        ``channels_floor``: every stage at least this wide, even wider than the stem (the stem
+        then shrinks to keep the parameter count)."""
         if options:
             raise TypeError(f"nerv: unknown options {sorted(options)}")
         strides, (h0, w0) = choose_strides(height, width)
@@ -59,7 +61,7 @@ class NeRV(INR):
         def config_for(c0: int) -> dict[str, Any]:
             channels = [c0, c0]  # the first block keeps the stem's width, as NeRV's expansion 1
             for _ in strides[1:]:
-                channels.append(max(int(channels[-1] / reduction), min(min_channels, c0)))
+                channels.append(max(int(channels[-1] / reduction), min(min_channels, c0), channels_floor))
             return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "stem_size": [h0, w0], "strides": strides, "channels": channels,
                     "mlp_hidden": min(512, max(16, round(mlp_ratio * c0))), "pe_levels": pe_levels, "pe_base": pe_base,
