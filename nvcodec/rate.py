@@ -39,13 +39,14 @@ def soft_round(x: torch.Tensor, alpha: float) -> torch.Tensor:
 
 def soft_round_with_slope(x: torch.Tensor, alpha: float) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """soft_round(x, alpha) and its derivative in x (None at alpha -> 0, where it is 1), which the
-    fused quantizer's backward needs."""
+    fused quantizer's backward needs. In place where it can: a step's few passes over the values."""
     if alpha < 1e-3:
         return x, None
-    m = torch.floor(x) + 0.5
-    th = torch.tanh(alpha * (x - m))
     scale = 2 * math.tanh(alpha / 2)
-    return m + th / scale, (1 - th * th) * (alpha / scale)
+    m = torch.floor(x).add_(0.5)
+    th = torch.sub(x, m).mul_(alpha).tanh_()
+    slope = torch.mul(th, th).neg_().add_(1).mul_(alpha / scale)
+    return m.add_(th, alpha=1 / scale), slope
 
 
 def laplace_decay(mean_abs: torch.Tensor) -> torch.Tensor:
@@ -63,31 +64,32 @@ def laplace_bits(count: torch.Tensor, abs_sum: torch.Tensor, r: torch.Tensor) ->
     return (-count * torch.log((1 - r) / (1 + r)) - abs_sum * torch.log(r)) / _LN2
 
 
-def _segment_sums(x: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-    """Sums of the consecutive runs of ``x`` that end (inclusive) at ``ends``: one cumulative sum
-    (in float64, exact enough) instead of a scatter, which is several times slower on a CPU."""
-    c = torch.cumsum(x.double(), 0)[ends]
-    return torch.diff(c, prepend=c.new_zeros(1)).to(x.dtype)
+def _run_sums(x: torch.Tensor, runs: list[tuple[int, int, int]]) -> torch.Tensor:
+    """Sums of consecutive runs of ``x``: ``runs`` lists (start, count, length), ``count`` runs of
+    ``length`` values from ``start``, each block summed as one (count, length) view. A few dozen
+    small reductions: faster on a CPU than a float64 cumulative sum (a sequential scan) over all
+    values or a scatter, and exact to float32's pairwise sums."""
+    return torch.cat([x[a:a + c * n].view(c, n).sum(1) for a, c, n in runs])
 
 
 class _Spread(torch.autograd.Function):
-    """values[index] for a sorted ``index`` whose runs end at ``ends``; its gradient is the runs' sums."""
+    """values[index] for a sorted ``index`` whose runs are ``runs`` (see _run_sums); its gradient
+    is the runs' sums."""
 
     @staticmethod
-    def forward(ctx, values, index, ends):
-        ctx.save_for_backward(ends)
+    def forward(ctx, values, index, runs):
+        ctx.runs = runs
         return values.index_select(0, index)
 
     @staticmethod
     def backward(ctx, grad):
-        (ends,) = ctx.saved_tensors
-        return _segment_sums(grad, ends), None, None
+        return _run_sums(grad, ctx.runs), None, None
 
 
 class _FakeQuantize(torch.autograd.Function):
     """w -> (w_hat, bits) in one node: w_hat = step * q with q = Q(w / step), Q soft rounding plus
     noise (soft, ``alpha`` its sharpness) or rounding with a straight-through gradient (hard), and
-    bits the rate of q, each tensor (runs ending at ``tensor_ends``) under the Laplace fitted to
+    bits the rate of q, each tensor (its run in ``tensor_runs``) under the Laplace fitted to
     its |q| (no gradient through that fit). Its gradients are written out: one autograd node
     instead of a dozen keeps the per-step overhead of rate-aware fitting small on a CPU.
 
@@ -96,14 +98,14 @@ class _FakeQuantize(torch.autograd.Function):
     dL/dstep = dL/dw_hat * q - dL/dq * g * w / step^2."""
 
     @staticmethod
-    def forward(ctx, w, step, noise, alpha, hard, tensor_ends, tensor_of, counts):
+    def forward(ctx, w, step, noise, alpha, hard, tensor_runs, tensor_of, counts):
         x = w / step
         if hard:
             q, slope = torch.round(x).clamp_(-QMAX, QMAX), None
         else:
-            rounded, slope = soft_round_with_slope(x, alpha)
-            q = rounded + noise
-        abs_sum = _segment_sums(q.abs(), tensor_ends)
+            q, slope = soft_round_with_slope(x, alpha)
+            q = q.add_(noise) if q is not x else q + noise
+        abs_sum = _run_sums(q.abs(), tensor_runs)
         r = laplace_decay(abs_sum / counts)
         bits = laplace_bits(counts, abs_sum, r).sum()
         ctx.save_for_backward(x, q, slope if slope is not None else x.new_empty(0), step, r, tensor_of)
@@ -159,15 +161,26 @@ class RateModel(nn.Module):
                 raise ValueError(f"{len(init_steps)} initial steps for {len(steps)} groups")
             steps = init_steps.detach().float().cpu()
         self.log_step = nn.Parameter(steps.log())
-        # each value's group in the flat vector, and where each group's run ends
-        # (derived from the shapes, so not in checkpoints)
+        # each value's group in the flat vector, and the runs of values of each group and of each
+        # tensor (derived from the shapes, so not in checkpoints)
         group_of = torch.cat(group_of)
         self.register_buffer("group_of", group_of, persistent=False)
-        self.register_buffer("group_ends", torch.cumsum(torch.bincount(group_of, minlength=offset), 0) - 1,
-                             persistent=False)
+        self.group_runs, self.tensor_runs, start = [], [], 0
+        for shape, size in zip(self.shapes, self.sizes):
+            groups, per_group = scale_layout(shape)
+            rows = shape[0] if len(shape) >= 2 else 1
+            run = per_group * (size // rows if rows else 0)
+            full = min(groups, rows // per_group) if per_group else 0
+            if size == 0:
+                self.group_runs.append((start, groups, 0))
+            if full and size:
+                self.group_runs.append((start, full, run))
+            if size - full * run:  # a last group of fewer rows
+                self.group_runs.append((start + full * run, 1, size - full * run))
+            self.tensor_runs.append((start, 1, size))
+            start += size
         self.register_buffer("counts", torch.tensor(self.sizes, dtype=torch.float32), persistent=False)
         sizes = torch.tensor(self.sizes)
-        self.register_buffer("tensor_ends", torch.cumsum(sizes, 0) - 1, persistent=False)
         self.register_buffer("tensor_of", torch.repeat_interleave(torch.arange(len(sizes)), sizes), persistent=False)
         # the soft phase's uniform noise: a window of this pool at a random offset each step, as
         # random for the fitting as a fresh draw, without drawing a number per value each step
@@ -195,10 +208,10 @@ class RateModel(nn.Module):
                  generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(w_hat, bits) of the flat vector ``w``: the values the network uses and the rate of
         their (soft) integers. ``generator``: where the soft mode's noise comes from."""
-        step = _Spread.apply(self.steps(stored=(mode == "hard")), self.group_of, self.group_ends)
+        step = _Spread.apply(self.steps(stored=(mode == "hard")), self.group_of, self.group_runs)
         noise = self.noise(generator) if mode == "soft" else None
         return _FakeQuantize.apply(w, step, noise, alpha if mode == "soft" else 0.0, mode == "hard",
-                                   self.tensor_ends, self.tensor_of, self.counts)
+                                   self.tensor_runs, self.tensor_of, self.counts)
 
     def quantized_parameters(self, model: nn.Module, mode: str, alpha: float = 0.0,
                              generator: Optional[torch.Generator] = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

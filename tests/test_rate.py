@@ -163,7 +163,8 @@ def test_rate_control_errors(tmp_path, tiny_video):
 def test_fused_fake_quantization_has_the_gradient_of_its_plain_composition(mode, alpha):
     """The one-node quantizer against autograd through the same steps written out op by op."""
     torch.manual_seed(1)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 20, 3), torch.nn.Linear(7, 5))
+    # channel groups of 5 rows: 22 rows make four and a last one of 2; the Linear is one group of 5
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 22, 3), torch.nn.Linear(7, 5))
     names = [n for n, _ in model.named_parameters()]
     rate = RateModel(model, names, init_bits=5).double()
     w = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().requires_grad_()
