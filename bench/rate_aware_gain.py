@@ -5,7 +5,9 @@
 BD-rate (PSNR-RGB and PSNR-YUV, PCHIP) of each rate-aware curve, ``nvcodec-<model>-rc-<budget>s.json``
 (rate control over target rates), ``nvcodec-<model>-rd-<budget>s.json`` (--quality ladder) and
 ``nvcodec-<model>-rd-<budget>s-slowquant.json`` (its earlier run) and
-``nvcodec-<model>-rc-<budget>s-unfused.json`` (rate control before the one-node quantizer), against
+``nvcodec-<model>-rc-<budget>s-unfused.json`` (rate control before the one-node quantizer) and
+``nvcodec-<model>-rc-<budget>s-slowsteps.json`` (rate control before the faster steps of
+bench/step_speed.py), against
 ``nvcodec-<model>-<budget>s.json`` (8 bits after fitting, target-rate ladder), per clip, over the
 quality range both cover. Output: bench/results/rate-aware-gain.json.
 """
@@ -31,7 +33,7 @@ def main() -> int:
     rows = []
     for clip_dir in sorted(p for p in Path(args.results).iterdir() if p.is_dir()):
         old = clip_dir / f"nvcodec-{args.model}-{args.budget:g}s.json"
-        for tag in ("rc", "rc-unfused", "rd", "rd-slowquant"):
+        for tag in ("rc", "rc-slowsteps", "rc-unfused", "rd", "rd-slowquant"):
             parts = tag.split("-", 1)
             new = clip_dir / f"nvcodec-{args.model}-{parts[0]}-{args.budget:g}s{'-' + parts[1] if len(parts) > 1 else ''}.json"
             if not (new.exists() and old.exists()):

@@ -3,6 +3,12 @@ block path, Adam's fused kernel (issue 12's "threads, the data path" lever).
 
     python bench/step_speed.py [--clips bunny bikes] [--params 100k] [--epochs 8] [--repeats 3]
                                [-o bench/results/step-speed.json]
+    python bench/step_speed.py --budget 60 --variants before,fused-adam --clips bunny bikes carphone
+                               --repeats 2 -o bench/results/step-speed-60s.json
+
+With ``--budget S`` each process fits for S seconds instead (after the same one-epoch warm-up)
+and also reports the PSNR-RGB of the fitted network's frames (float, before quantization):
+what the faster steps buy at equal wall time.
 
 Each variant runs in a fresh process (glibc's malloc settings are process-wide), variants
 interleaved inside each repeat, so the machine's noise spreads over all of them. A process
@@ -30,11 +36,12 @@ VARIANTS = ["before", "keep-memory", "conv-shuffle", "fused-adam"]
 SIZES = {"bunny": "320x180", "bikes": "320x136", "carphone": "176x144"}
 
 
-def child(clip: str, params: int, epochs: int, variant: str) -> dict:
+def child(clip: str, params: int, epochs: int, variant: str, budget: float | None = None) -> dict:
     import torch
 
     import nvcodec.fit as fitting
     import nvcodec.models.blocks as blocks
+    from nvcodec.encoder import psnr_of
     from nvcodec.io import parse_size, read_video
     from nvcodec.models import model_class
 
@@ -48,18 +55,25 @@ def child(clip: str, params: int, epochs: int, variant: str) -> dict:
     video = read_video(clip, size=parse_size(SIZES[clip]))
     cls = model_class("nerv")
 
-    def run(n: int) -> tuple[float, int, int]:
+    def run(n: int | None, seconds: float | None = None):
         torch.manual_seed(0)
         net = cls(cls.configure(video.info.width, video.info.height, video.info.frames, params))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        result = fitting.fit(net, video.frames, fitting.FitConfig(epochs=n, quiet=True))
-        return result.seconds, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, result.epochs
+        result = fitting.fit(net, video.frames, fitting.FitConfig(epochs=n, time_budget=seconds, quiet=True))
+        return result, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, net
 
     run(1)
-    seconds, faults, done = run(epochs)
+    result, faults, net = run(None if budget else epochs, budget)
+    done = result.epochs
     steps = done * -(-video.info.frames // 2)
-    return {"ms_per_epoch": round(1000 * seconds / done, 1), "ms_per_step": round(1000 * seconds / steps, 2),
-            "page_faults_per_step": round(faults / steps), "epochs": done}
+    out = {"ms_per_epoch": round(1000 * result.seconds / done, 1),
+           "ms_per_step": round(1000 * result.seconds / steps, 2),
+           "page_faults_per_step": round(faults / steps), "epochs": done}
+    if budget:
+        with torch.no_grad():
+            net.prepare_storage(torch.from_numpy(video.frames))
+        out["psnr_rgb"] = round(psnr_of(net, video), 3)
+    return out
 
 
 def main() -> None:
@@ -68,34 +82,41 @@ def main() -> None:
     parser.add_argument("--params", type=float, default=100e3)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=None, help="seconds of fitting (instead of --epochs)")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # a child process's
     parser.add_argument("-o", "--output", default=str(Path(__file__).parent / "results" / "step-speed.json"))
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(child(args.clips[0], int(args.params), args.epochs, args.variant)))
+        print(json.dumps(child(args.clips[0], int(args.params), args.epochs, args.variant, args.budget)))
         return
-    runs: dict[str, dict[str, list]] = {c: {v: [] for v in VARIANTS} for c in args.clips}
+    variants = args.variants.split(",")
+    if any(v not in VARIANTS for v in variants) or not variants:
+        sys.exit(f"step_speed.py: variants are {', '.join(VARIANTS)}")
+    runs: dict[str, dict[str, list]] = {c: {v: [] for v in variants} for c in args.clips}
     for _ in range(args.repeats):
         for clip in args.clips:
-            for variant in VARIANTS:
+            for variant in variants:
+                budget = ["--budget", str(args.budget)] if args.budget else []
                 out = subprocess.run([sys.executable, __file__, "--clips", clip, "--params", str(args.params),
-                                      "--epochs", str(args.epochs), "--variant", variant],
+                                      "--epochs", str(args.epochs), "--variant", variant, *budget],
                                      check=True, capture_output=True, text=True).stdout
                 runs[clip][variant].append(json.loads(out.strip().splitlines()[-1]))
                 print(clip, variant, runs[clip][variant][-1], flush=True)
     from nvcodec.provenance import provenance
 
-    summary = {clip: {v: {"ms_per_epoch": statistics.median(r["ms_per_epoch"] for r in rs),
-                          "page_faults_per_step": statistics.median(r["page_faults_per_step"] for r in rs),
-                          "runs": rs} for v, rs in by.items()} for clip, by in runs.items()}
+    summary = {clip: {v: {key: statistics.median(r[key] for r in rs) for key in rs[0] if key != "epochs"}
+                      | {"runs": rs} for v, rs in by.items()} for clip, by in runs.items()}
     for clip, by in summary.items():
-        base = by["before"]["ms_per_epoch"]
+        first = by[variants[0]]
         for v, s in by.items():
-            s["speed_vs_before"] = round(base / s["ms_per_epoch"], 3)
-            print(f"{clip:>8} {v:>13}: {s['ms_per_epoch']:7.1f} ms/epoch  x{s['speed_vs_before']:.2f}  "
-                  f"{s['page_faults_per_step']:6.0f} page faults a step")
+            s[f"speed_vs_{variants[0]}"] = round(first["ms_per_epoch"] / s["ms_per_epoch"], 3)
+            gain = f"  {s['psnr_rgb']:.2f} dB ({s['psnr_rgb'] - first['psnr_rgb']:+.2f})" if "psnr_rgb" in s else ""
+            print(f"{clip:>8} {v:>13}: {s['ms_per_epoch']:7.1f} ms/epoch  x{s[f'speed_vs_{variants[0]}']:.2f}  "
+                  f"{s['page_faults_per_step']:6.0f} page faults a step{gain}")
     report = {"command": " ".join(["python", "bench/step_speed.py"] + sys.argv[1:]), "model": "nerv",
-              "params": int(args.params), "epochs": args.epochs, "repeats": args.repeats,
+              "params": int(args.params), "epochs": None if args.budget else args.epochs,
+              "budget_s": args.budget, "repeats": args.repeats,
               "date": time.strftime("%Y-%m-%d"), "provenance": provenance(), "clips": summary}
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
 
