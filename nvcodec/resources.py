@@ -79,9 +79,9 @@ def keep_freed_memory() -> bool:
     """Ask glibc to keep freed memory for the next allocation instead of handing it back to the
     system: blocks up to 32 MiB (glibc's most) come from the heap rather than their own mmap,
     and up to 256 MiB of free heap top is not trimmed. A fitting step frees and reallocates the
-    same few-MiB activations; by default each came back as fresh pages, ~1,600 page faults a
-    step for NeRV at 320x180, and the steps ran 20-35 % slower (bench/page_faults.py). Process-
-    wide, once set; elsewhere than glibc nothing changes (False)."""
+    same few-MiB activations; by default each came back as fresh pages, 600-900 page faults a
+    step for NeRV 100k at 320x180; keeping them made its steps x1.16 (bunny) / x1.03 (bikes)
+    faster (bench/step_speed.py). Process-wide, once set; elsewhere than glibc nothing changes (False)."""
     libc = glibc()
     if libc is None:
         return False
