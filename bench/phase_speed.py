@@ -15,11 +15,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from nvcodec.provenance import provenance
 from nvcodec.rd import DEFAULT_SIZES
+from versions_ab import checked_out  # bench/ is on the path when a script of it runs
 
 CHILD = r"""
 import json, statistics, sys, tempfile
@@ -51,26 +51,15 @@ def main() -> int:
     repo = Path(__file__).resolve().parent.parent
     width, height = DEFAULT_SIZES[args.clip]
     runs: dict[str, list] = {"old": [], "new": []}
-    revs = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {}
-        for which in ("old", "new"):
-            revs[which] = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", getattr(args, which)],
-                                         capture_output=True, text=True, check=True).stdout.strip()
-            trees[which] = Path(tmp) / which
-            subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "--detach", str(trees[which]),
-                            revs[which]], check=True)
-        try:
-            for _ in range(args.pairs):
-                for which in ("old", "new"):
-                    out = subprocess.run([sys.executable, "-c", CHILD, args.clip, str(width), str(height),
-                                          str(args.target_bpp), str(args.budget)], capture_output=True, text=True,
-                                         check=True, env={**os.environ, "PYTHONPATH": str(trees[which])})
-                    runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
-                    print(which, revs[which], runs[which][-1], flush=True)
-        finally:
-            for tree in trees.values():
-                subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
+    with checked_out(repo, {"old": args.old, "new": args.new}) as versions:
+        revs = {which: rev for which, (rev, _) in versions.items()}
+        for _ in range(args.pairs):
+            for which, (rev, tree) in versions.items():
+                out = subprocess.run([sys.executable, "-c", CHILD, args.clip, str(width), str(height),
+                                      str(args.target_bpp), str(args.budget)], capture_output=True, text=True,
+                                     check=True, env={**os.environ, "PYTHONPATH": str(tree)})
+                runs[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(which, rev, runs[which][-1], flush=True)
     report = {"clip": args.clip, "target_bpp": args.target_bpp, "budget_s": args.budget, "old": revs["old"],
               "new": revs["new"], "runs": runs,
               "provenance": provenance(" ".join(["python", "bench/phase_speed.py"] + sys.argv[1:]))}

@@ -13,16 +13,37 @@ point and the BD-rate (PSNR-RGB, PCHIP) of the new curve against the old.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from nvcodec.metrics import bd_rate, overlap
 from nvcodec.provenance import provenance
 from nvcodec.rd import DEFAULT_SIZES
+
+
+@contextlib.contextmanager
+def checked_out(repo: Path, refs: dict[str, str]) -> Iterator[dict[str, tuple[str, Path]]]:
+    """Each ref (name -> git revision) checked out in a temporary worktree: name -> (short
+    commit, its tree), removed again on the way out. Run a version's code with PYTHONPATH=tree."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out: dict[str, tuple[str, Path]] = {}
+        try:
+            for name, ref in refs.items():
+                rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", ref],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+                tree = Path(tmp) / name
+                subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "--detach", str(tree), rev], check=True)
+                out[name] = (rev, tree)
+            yield out
+        finally:
+            for _, tree in out.values():
+                subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
 
 
 def encode(tree: Path, clip: str, size: str, rate: float, budget: float, out: Path) -> dict:
@@ -48,25 +69,13 @@ def main() -> int:
     size = f"{width}x{height}"
     rates = [float(r) for r in args.rates.split(",")]
     points: dict[str, list] = {"old": [], "new": []}
-    revs = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {}
-        for which in ("old", "new"):
-            rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", getattr(args, which)],
-                                 capture_output=True, text=True, check=True).stdout.strip()
-            revs[which] = rev
-            trees[which] = Path(tmp) / which
-            subprocess.run(["git", "-C", str(repo), "worktree", "add", "-q", "--detach", str(trees[which]), rev],
-                           check=True)
-        try:
-            for rate in rates:
-                for which in ("old", "new"):
-                    p = encode(trees[which], args.clip, size, rate, args.budget, Path(tmp) / f"{which}.nvc")
-                    points[which].append({"target_bpp": rate, **p})
-                    print(which, revs[which], p, flush=True)
-        finally:
-            for tree in trees.values():
-                subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
+    with checked_out(repo, {"old": args.old, "new": args.new}) as versions:
+        revs = {which: rev for which, (rev, _) in versions.items()}
+        for rate in rates:
+            for which, (rev, tree) in versions.items():
+                p = encode(tree, args.clip, size, rate, args.budget, tree.parent / f"{which}.nvc")
+                points[which].append({"target_bpp": rate, **p})
+                print(which, rev, p, flush=True)
     old, new = points["old"], points["new"]
     curve = lambda ps, k: [p[k] for p in ps]  # noqa: E731
     bd = bd_rate(curve(old, "bpp"), curve(old, "psnr_rgb"), curve(new, "bpp"), curve(new, "psnr_rgb"), "pchip")
