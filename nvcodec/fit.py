@@ -25,6 +25,7 @@ from .decoder import chroma_average
 from .errors import InputError
 from .metrics import psnr_from_mse, ssim_torch
 from .models import INR, Stage
+from .optim import OPTIMIZERS, make_optimizer
 from .rate import RateModel, RateSet, trained_stored_names
 from .resources import keep_freed_memory
 
@@ -35,6 +36,9 @@ class FitConfig:
     time_budget: Optional[float] = None  # seconds
     lr: Optional[float] = None  # None: the model's (INR.learning_rate; 5e-3 for NeRV)
     betas: tuple[float, float] = (0.9, 0.999)
+    #: "adam", or "muon": the weight matrices stepped by Muon at ``muon_lr``, the rest by Adam (optim.py)
+    optimizer: str = "adam"
+    muon_lr: float = 0.02
     warmup: float = 0.1
     loss: str = "mse"  # or "l1ssim" (NeRV: 0.7 L1 + 0.3 (1 - SSIM))
     batch_size: int = 2
@@ -69,6 +73,8 @@ class FitConfig:
             raise InputError("fit: give a budget, in epochs or in seconds (time_budget)")
         if self.loss not in ("mse", "l1ssim"):
             raise InputError(f"fit: unknown loss {self.loss!r}; use mse or l1ssim")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"fit: unknown optimizer {self.optimizer!r}; use {' or '.join(OPTIMIZERS)}")
         if self.colorspace not in COLORSPACES:
             raise InputError(f"fit: unknown colorspace {self.colorspace!r}; use {' or '.join(COLORSPACES)}")
         if self.colorspace == "yuv420" and self.loss != "mse":
@@ -298,8 +304,8 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     ids = {id(p) for p in trained}
     groups = [{**g, "params": [p for p in g["params"] if id(p) in ids]} for g in model.param_groups()]
     # fused: one kernel for all tensors' updates (NeRV steps x1.06 / x1.04 on bunny / bikes, bench/step_speed.py)
-    optimizer = torch.optim.Adam([{**g, "lr": cfg.lr * g.get("lr_scale", 1.0)} for g in groups if g["params"]],
-                                 lr=cfg.lr, betas=cfg.betas, fused=FUSED_ADAM)
+    optimizer = make_optimizer([g for g in groups if g["params"]], cfg.optimizer, cfg.lr, cfg.betas, cfg.muon_lr,
+                               fused=FUSED_ADAM)
 
     def train_steps(r: RateModel) -> None:  # the quantization steps learn beside the weights
         optimizer.add_param_group({"params": list(r.parameters()), "lr": cfg.lr * cfg.step_lr, "lr_scale": cfg.step_lr})
