@@ -20,6 +20,7 @@ minor page faults per step (getrusage). Variants, cumulative:
     keep-memory   + resources.keep_freed_memory()
     conv-shuffle  + blocks.conv_shuffle in channels_last
     fused-adam    + Adam(fused=True)                          (nvcodec's defaults)
+    muon          the defaults with FitConfig(optimizer="muon", muon_lr=5e-3) (not cumulative: an option)
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-VARIANTS = ["before", "keep-memory", "conv-shuffle", "fused-adam"]
+VARIANTS = ["before", "keep-memory", "conv-shuffle", "fused-adam", "muon"]
 SIZES = {"bunny": "320x180", "bikes": "320x136", "carphone": "176x144"}
 
 
@@ -46,6 +47,7 @@ def child(clip: str, params: int, epochs: int, variant: str, budget: float | Non
     from nvcodec.models import model_class
 
     level = VARIANTS.index(variant)
+    options = {"optimizer": "muon", "muon_lr": 5e-3} if variant == "muon" else {}
     if level < 1:
         fitting.keep_freed_memory = lambda: False
     if level < 2:
@@ -59,7 +61,8 @@ def child(clip: str, params: int, epochs: int, variant: str, budget: float | Non
         torch.manual_seed(0)
         net = cls(cls.configure(video.info.width, video.info.height, video.info.frames, params))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        result = fitting.fit(net, video.frames, fitting.FitConfig(epochs=n, time_budget=seconds, quiet=True))
+        result = fitting.fit(net, video.frames, fitting.FitConfig(epochs=n, time_budget=seconds, quiet=True,
+                                                                      **options))
         return result, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, net
 
     run(1)
