@@ -9,7 +9,9 @@ BD-rate (PSNR-RGB and PSNR-YUV, PCHIP) of each rate-aware curve, ``nvcodec-<mode
 ``nvcodec-<model>-rc-<budget>s-slowsteps.json`` (rate control before the faster steps of
 bench/step_speed.py), against
 ``nvcodec-<model>-<budget>s.json`` (8 bits after fitting, target-rate ladder), per clip, over the
-quality range both cover. Output: bench/results/rate-aware-gain.json.
+quality range both cover; and the rate-control points of ``paths-ab.json`` (bench/paths_ab.py,
+run beside an 8-bit curve of their own) against that same committed 8-bit curve (PSNR-RGB).
+Output: bench/results/rate-aware-gain.json.
 """
 from __future__ import annotations
 
@@ -48,6 +50,16 @@ def main() -> int:
             r = row["psnr-rgb"]
             print(f"{clip_dir.name}: {new.name} vs 8-bit after fitting, PSNR-RGB BD-rate {r['bd_rate_pchip']:+.1f} % "
                   f"over {r['overlap_db'][0]:.1f}-{r['overlap_db'][1]:.1f} dB")
+        ab = clip_dir / "paths-ab.json"
+        if ab.exists() and old.exists():
+            a, points = read_results(old)["results"], json.loads(ab.read_text())["points"]["rate-control"]
+            bpp, psnr = [p["bpp"] for p in points], [p["psnr_rgb"] for p in points]
+            shared = overlap(a["psnr-rgb"], psnr)
+            rows.append({"clip": clip_dir.name, "curve": f"{ab.name} (rate-control points)", "against": old.name,
+                         "psnr-rgb": {"bd_rate_pchip": bd_rate(a["bpp"], a["psnr-rgb"], bpp, psnr, "pchip"),
+                                      "overlap_db": list(shared) if shared else None}})
+            print(f"{clip_dir.name}: {ab.name}'s rate control vs the committed 8-bit curve, PSNR-RGB BD-rate "
+                  f"{rows[-1]['psnr-rgb']['bd_rate_pchip']:+.1f} %")
     report = {"model": args.model, "budget_s": args.budget, "rows": rows, "provenance": provenance()}
     write_atomic(Path(args.results) / "rate-aware-gain.json", (json.dumps(report, indent=1) + "\n").encode())
     return 0
