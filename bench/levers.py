@@ -43,6 +43,18 @@ def pytorch_init(model: INR) -> None:
             m[0].reset_parameters()
 
 
+def mlp_lr(scale: float) -> Callable[[INR], None]:
+    """The MLP (frame index -> the stem's features, most of NeRV's parameters) learning at
+    ``scale`` times the convolutions' rate: its own optimizer group."""
+    def apply(model: INR) -> None:
+        pytorch_init(model)
+        mlp = list(model.mlp.parameters())
+        ids = {id(p) for p in mlp}
+        rest = [p for p in model.parameters() if id(p) not in ids]
+        model.param_groups = lambda: [{"params": mlp, "lr_scale": scale}, {"params": rest, "lr_scale": 1.0}]
+    return apply
+
+
 #: name -> (FitConfig changes, model options, what to do to the built model; None: pytorch_init)
 LEVERS: dict[str, tuple[dict, dict, Callable[[INR], None] | None]] = {
     "base": ({}, {}, None),
@@ -65,6 +77,9 @@ LEVERS: dict[str, tuple[dict, dict, Callable[[INR], None] | None]] = {
     "floor24": ({}, {"channels_floor": 24}, None),
     "floor32": ({}, {"channels_floor": 32}, None),
     "he+lr1e-2+film": ({"lr": 1e-2}, {"film": True}, kaiming),
+    "mlp-lr0.5": ({}, {}, mlp_lr(0.5)),
+    "mlp-lr2": ({}, {}, mlp_lr(2.0)),
+    "mlp-lr4": ({}, {}, mlp_lr(4.0)),
 }
 
 
