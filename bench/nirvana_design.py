@@ -2,7 +2,8 @@
 change each (group size, a group network's size, key groups at scene cuts warm-started from the
 previous shot's network as NIRVANA does elsewhere), all at --quality 24.
 
-    python bench/nirvana_design.py [--clip bikes --size 320x136 --budget 120] [-o FILE]
+    python bench/nirvana_design.py [--clip bikes --size 320x136 --budget 120]
+                                   [--variants default,warm-keys,12k,group2,group6] [-o FILE]
 
 Writes bench/results/<clip>/nirvana-design.json: per variant bpp, PSNR-RGB of the decoded file,
 steps, and each group's training PSNR at its end. One run a variant, in this order; run it alone.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ VARIANTS = {
     "group size 2": {"options": {"group_size": 2}},
     "group size 6": {"options": {"group_size": 6}},
 }
+SHORT = dict(zip(["default", "warm-keys", "12k", "group2", "group6"], VARIANTS))  # --variants' names
 
 
 def main() -> None:
@@ -30,8 +33,12 @@ def main() -> None:
     ap.add_argument("--clip", default="bikes")
     ap.add_argument("--size", default="320x136")
     ap.add_argument("--budget", type=float, default=120.0)
+    ap.add_argument("--variants", default=",".join(SHORT))
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
+    chosen = args.variants.split(",")
+    if any(v not in SHORT for v in chosen):
+        ap.error(f"--variants: choose from {', '.join(SHORT)}")
     from nvcodec.encoder import encode_video
     from nvcodec.fit import FitConfig
     from nvcodec.io import parse_size, read_video
@@ -40,7 +47,9 @@ def main() -> None:
     video = read_video(args.clip, size=parse_size(args.size))
     fresh_start = nirvana.NIRVANA.begin_stage
     results = {}
-    for name, v in VARIANTS.items():
+    for name in (SHORT[c] for c in chosen):
+        v = VARIANTS[name]
+
         def begin_stage(self, index, first, warm=v.get("warm_cut_keys", False)):
             if warm and index in self.config["keys"] and index > 0 and not first:  # as NIRVANA: always warm
                 cuts = self.config.pop("cuts", None)
@@ -67,6 +76,7 @@ def main() -> None:
     (ROOT / "bench" / ".nirvana-design.nvc").unlink(missing_ok=True)
     out = Path(args.output or ROOT / "bench" / "results" / args.clip / "nirvana-design.json")
     out.write_text(json.dumps({"clip": args.clip, "size": args.size, "budget_s": args.budget, "quality": 24,
+                               "command": " ".join(["python", "bench/nirvana_design.py", *sys.argv[1:]]),
                                "variants": results}, indent=1) + "\n")
     print(f"wrote {out}")
 
