@@ -36,9 +36,10 @@ class FitConfig:
     time_budget: Optional[float] = None  # seconds
     lr: Optional[float] = None  # None: the model's (INR.learning_rate; 5e-3 for NeRV)
     betas: tuple[float, float] = (0.9, 0.999)
-    #: "adam", or "muon": the weight matrices stepped by Muon at ``muon_lr``, the rest by Adam (optim.py)
+    #: "adam", or "muon": the weight matrices stepped by Muon at ``muon_lr``, the rest by Adam
+    #: (optim.py; 5e-3 screened best, bench/results/optimizer-screen-*.json; Adam won overall)
     optimizer: str = "adam"
-    muon_lr: float = 0.02
+    muon_lr: float = 5e-3
     warmup: float = 0.1
     loss: str = "mse"  # or "l1ssim" (NeRV: 0.7 L1 + 0.3 (1 - SSIM))
     batch_size: int = 2

@@ -44,7 +44,7 @@ def test_muon_takes_the_weight_matrices_and_adam_the_rest(tiny_video):
 
 
 def test_fitting_with_muon_learns_and_resumes_bit_exact(tmp_path, tiny_video):
-    cfg = replace(TINY_FIT, epochs=4, optimizer="muon", checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1)
+    cfg = replace(TINY_FIT, epochs=4, optimizer="muon", muon_lr=2e-2, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1)
     learning = fit(_model(tiny_video), tiny_video.frames, replace(cfg, epochs=20, checkpoint=None))
     assert learning.history[-1]["psnr"] > learning.history[0]["psnr"] + 0.5
     straight = _model(tiny_video)

@@ -63,7 +63,7 @@ class NIRVANA(INR):
     @classmethod
     def size_for_rate(cls, bpp: float) -> int:
         """A group's network for a target rate: 24k where --quality 24 lands with it (0.187 bpp on
-        bikes, 0.163 on carphone, bench/results/nirvana-checks.json), growing as the rate
+        bikes, 0.163 on carphone, bench/results/nirvana-checks-24k.json), growing as the rate
         to the power 0.75 (the NeRV ladder's exponent), 2k to 48k. Too large a network for a low
         target leaves its key group no bits but zeros."""
         return int(min(max(PRESETS["s"] * (bpp / BPP_AT_24K) ** 0.75, 2_000), PRESETS["m"]))
