@@ -59,7 +59,7 @@ def run_one(frames_path: str, model: str, params: int, epochs: int, device: str,
     from nvcodec.fit import FitConfig, fit
     from nvcodec.io import Video, VideoInfo
     from nvcodec.models import model_class
-    from nvcodec.models.blocks import UpsampleBlock, he_initialize
+    from levers import kaiming  # bench/ is on the path of the spawned workers too
 
     torch.set_num_threads(threads)  # the workers share the cores: oversubscribed, OpenMP spins
     frames = np.load(frames_path)
@@ -70,9 +70,7 @@ def run_one(frames_path: str, model: str, params: int, epochs: int, device: str,
     torch.manual_seed(seed)
     net = cls(cls.configure(w, h, t, params, **options))
     if he:
-        for m in net.modules():
-            if isinstance(m, UpsampleBlock):
-                he_initialize(m[0])
+        kaiming(net)
     began = time.perf_counter()
     result = fit(net, frames, FitConfig(epochs=epochs, device=device, seed=seed, quiet=True, **changes))
     seconds = time.perf_counter() - began

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,13 +23,7 @@ from nvcodec.io import read_video
 from nvcodec.metrics import bd_rate, overlap
 from nvcodec.provenance import provenance
 from nvcodec.rd import DEFAULT_SIZES, params_for_rate
-
-
-def encode(clip: str, size: str, budget: float, out: Path, *knobs: str) -> dict:
-    command = [sys.executable, "-m", "nvcodec", "encode", clip, "--size", size, *knobs,
-               "--time-budget", f"{budget:g}", "--json", "--quiet", "-o", str(out)]
-    r = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-    return {k: r[k] for k in ("bpp", "psnr_rgb", "epochs", "parameters")}
+from versions_ab import encode  # bench/ is on the path when a script of it runs
 
 
 def main() -> int:

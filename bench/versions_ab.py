@@ -46,9 +46,11 @@ def checked_out(repo: Path, refs: dict[str, str]) -> Iterator[dict[str, tuple[st
                 subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False)
 
 
-def encode(tree: Path, clip: str, size: str, rate: float, budget: float, out: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    command = [sys.executable, "-m", "nvcodec", "encode", clip, "--size", size, "--target-bpp", str(rate),
+def encode(clip: str, size: str, budget: float, out: Path, *knobs: str, tree: Path | None = None) -> dict:
+    """``nvcodec encode CLIP --size SIZE KNOBS... --time-budget S --json`` in a fresh process (the
+    code of ``tree`` where given): its bpp, PSNR-RGB of the decoded file, epochs and parameters."""
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree is not None else None
+    command = [sys.executable, "-m", "nvcodec", "encode", clip, "--size", size, *knobs,
                "--time-budget", f"{budget:g}", "--json", "--quiet", "-o", str(out)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     r = json.loads(done.stdout)
@@ -73,7 +75,8 @@ def main() -> int:
         revs = {which: rev for which, (rev, _) in versions.items()}
         for rate in rates:
             for which, (rev, tree) in versions.items():
-                p = encode(tree, args.clip, size, rate, args.budget, tree.parent / f"{which}.nvc")
+                p = encode(args.clip, size, args.budget, tree.parent / f"{which}.nvc", "--target-bpp", str(rate),
+                           tree=tree)
                 points[which].append({"target_bpp": rate, **p})
                 print(which, rev, p, flush=True)
     old, new = points["old"], points["new"]

@@ -9,6 +9,7 @@ import pytest
 from nvcodec.encoder import encode_video
 from nvcodec.fit import FitConfig
 from nvcodec.io import Video, VideoInfo, write_video
+from nvcodec.models import model_class
 
 
 def make_video(width: int = 40, height: int = 24, frames: int = 6, seed: int = 0) -> Video:
@@ -26,6 +27,15 @@ def make_video(width: int = 40, height: int = 24, frames: int = 6, seed: int = 0
 
 
 TINY_FIT = FitConfig(epochs=3, quiet=True, batch_size=2, quant_start=0.3)  # tiny fits: more quantized steps
+
+
+def tiny_nerv(video: Video, params: int = 3000):
+    """A small NeRV for ``video``, its weights from seed 0."""
+    import torch
+
+    cls = model_class("nerv")
+    torch.manual_seed(0)
+    return cls(cls.configure(video.info.width, video.info.height, video.info.frames, params))
 
 
 @pytest.fixture(scope="session")

@@ -4,16 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_FIT
+from conftest import TINY_FIT, tiny_nerv as _model
 from nvcodec.fit import FitConfig, fit, lr_factor
 from nvcodec.models import model_class
 from nvcodec.metrics import ms_ssim_torch, psnr_rgb, ssim_torch
-
-
-def _model(video, params=3000):
-    cls = model_class("nerv")
-    torch.manual_seed(0)
-    return cls(cls.configure(video.info.width, video.info.height, video.info.frames, params))
 
 
 def test_fitting_improves_psnr(tiny_video):
@@ -21,8 +15,9 @@ def test_fitting_improves_psnr(tiny_video):
     assert result.history[-1]["psnr"] > result.history[0]["psnr"] + 4
 
 
-def test_resume_after_interruption_gives_the_same_weights(tmp_path, tiny_video):
-    cfg = replace(TINY_FIT, epochs=4, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1)
+@pytest.mark.parametrize("optimizer", [{}, {"optimizer": "muon", "muon_lr": 2e-2}], ids=["adam", "muon"])
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, tiny_video, optimizer):
+    cfg = replace(TINY_FIT, epochs=4, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1, **optimizer)
     straight = _model(tiny_video)
     fit(straight, tiny_video.frames, replace(cfg, checkpoint=None))
 
