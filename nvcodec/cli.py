@@ -236,7 +236,9 @@ def cmd_encode(args) -> int:
                  (f"; quality {result.quality}" if result.quality is not None else f"; target {result.target_bpp:g} bpp")
                  + f": the loss saw {result.estimated_bits / 8:.0f} bytes of coded values, the file holds {result.coded_bits // 8}"))
         for p in result.processes or []:
-            print(f"  process {p['rank']}: groups {p['groups'][0]}..{p['groups'][-1]}, {p['steps']} steps in {p['seconds']:.1f} s")
+            work = (f"groups {p['groups'][0]}..{p['groups'][-1]}" if "groups" in p
+                    else f"{p['frames_fitted']} frames rendered (data-parallel)")
+            print(f"  process {p['rank']}: {work}, {p['steps']} steps in {p['seconds']:.1f} s")
     return 0
 
 

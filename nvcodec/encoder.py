@@ -20,9 +20,9 @@ from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
 from .io import Video, VideoInfo, check_writable, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_444
 from .metrics import frame_psnr
-from .models import INR, REGISTRY, model_class
+from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
-from .parallel import device_for, gather, share, start
+from .parallel import Processes, device_for, gather, share, start
 from .rate import RateModel, RateSet, check_quality, quality_to_lambda
 from .scenecut import scene_cuts
 
@@ -91,7 +91,8 @@ class EncodeResult:
     estimated_bits: Optional[float] = None
     coded_bits: Optional[int] = None
     target_bpp: Optional[float] = None
-    #: an encode spread over processes: what each fitted (rank, stages, steps, seconds)
+    #: an encode spread over processes: what each fitted (rank, steps, seconds, and its groups
+    #: where the model is fitted in parts, or the frames it rendered where it is data-parallel)
     processes: Optional[list[dict]] = None
 
 
@@ -152,7 +153,8 @@ def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateMode
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,
                  params: Optional[int | str] = None, quality: Optional[int] = None, bits: Optional[int] = None,
                  target_bpp: Optional[float] = None, fit_config: Optional[FitConfig] = None,
-                 model_options: Optional[dict[str, Any]] = None, colorspace: str = "rgb") -> EncodeResult:
+                 model_options: Optional[dict[str, Any]] = None, colorspace: str = "rgb",
+                 processes: Optional[Processes] = None) -> EncodeResult:
     """Fit a model to ``video``, compress it, and write the .nvc file atomically.
 
     ``quality`` (0 best .. 51, default DEFAULT_QUALITY): rate-aware fitting, loss = MSE +
@@ -162,7 +164,8 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     (the size and lambda's start then come from rate_control_start). ``params``: the
     network's size (default: from the quality, see default_params). ``colorspace`` "yuv420":
     fit the video's yuv420p planes (Y at full resolution, U and V at half) under PSNR-YUV's
-    weights, and decode straight to them."""
+    weights, and decode straight to them. ``processes``: the processes the encode is spread over
+    (default: those torchrun started, joined here; ``Processes()`` keeps it in this one)."""
     began = time.perf_counter()
     output = check_output(output)
     if sum(x is not None for x in (bits, quality, target_bpp)) > 1:
@@ -192,12 +195,11 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     info = video.info
     pixels = info.frames * info.width * info.height
     cls = model_class(model)
-    procs = start(cfg.device)
-    if procs.size > 1 and not cls.splits_over_processes:
-        raise InputError(f"{model}: an encode spread over {procs.size} processes (torchrun) works for models fitted "
-                         f"in parts ({', '.join(n for n, c in REGISTRY.items() if c.splits_over_processes)}); "
-                         "run it as one process")
+    procs = start(cfg.device) if processes is None else processes
+    in_parts = procs.size > 1 and cls.splits_over_processes  # each process fits its own groups
     cfg = dataclasses.replace(cfg, device=device_for(cfg.device, procs))
+    if procs.size > 1 and not in_parts:  # every process fits the whole network on its own frames
+        cfg = dataclasses.replace(cfg, data_parallel=True, quiet=cfg.quiet or not procs.main)
     start_quality = DEFAULT_QUALITY
     if target_bpp is not None:
         sized, start_quality = rate_control_start(target_bpp, pixels)
@@ -223,7 +225,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     if bits is not None and len(plan) > 1:
         raise InputError(f"{model} fits its {len(plan)} groups as quantized residuals, rate-aware only: give "
                          "--quality or --target-bpp instead of --bits")
-    if procs.size > 1:  # this process's run of the plan's parts
+    if in_parts:  # this process's run of the plan's parts
         mine = share(sorted({s.part for s in plan}), procs)
         cfg = dataclasses.replace(cfg, stages=[i for i, s in enumerate(plan) if s.part in mine],
                                   quiet=cfg.quiet or not procs.main)
@@ -244,7 +246,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         net.prepare_storage(torch.from_numpy(targets))
     estimated = result.rate.bits(net) if result.rate is not None else None
     learned, processes = None, None
-    if procs.size > 1:  # rank 0 gathers the integers every process learned
+    if in_parts:  # rank 0 gathers the integers every process learned
         mine = {"rank": procs.rank, "learned": result.rate.export(net) if result.rate is not None else {},
                 "bits": estimated or 0.0, "stages": result.stages, "seconds": round(result.seconds, 2)}
         everyone = gather(mine, procs)
@@ -256,12 +258,20 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         processes = [{"rank": p["rank"], "groups": [st["stage"] for st in p["stages"]],
                       "steps": sum(st["steps"] for st in p["stages"]), "seconds": p["seconds"]} for p in everyone]
     else:
+        if procs.size > 1:  # data-parallel: every process holds the same network; rank 0 writes it
+            everyone = gather({"rank": procs.rank, "steps": sum(st["steps"] for st in result.stages),
+                               "frames_fitted": sum(st["frames_fitted"] for st in result.stages),
+                               "seconds": round(result.seconds, 2)}, procs)
+            if not procs.main:
+                return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), 0, 0.0, float("nan"),
+                                    float("nan"), time.perf_counter() - began, result, info, quality, estimated)
+            processes = everyone
         psnr_float = psnr_of(net.to(cfg.device), video)
     data = compress(net, info, bits or 8, result.rate, learned)  # on the CPU
     write_atomic(output, data)
     psnr = psnr_of(net.to(cfg.device), video)
     net.to("cpu")
-    if procs.size > 1:  # the other processes' groups are only here once quantized
+    if in_parts:  # the other processes' groups are only here once quantized
         psnr_float = psnr
     coded, names = None, (list(learned) if learned is not None else result.rate.names if result.rate is not None else None)
     if names is not None:  # the coded values of the tensors the loss saw, as the file holds them

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import parallel
 from .bitstream import COLORSPACES
 from .decoder import chroma_average
 from .errors import InputError
@@ -68,6 +69,10 @@ class FitConfig:
     #: the stages of the model's training plan to fit (None: all); an encode spread over
     #: processes gives each its own
     stages: Optional[list[int]] = None
+    #: fit over the processes torchrun started (parallel.py): each renders its own frames of
+    #: every step (``batch_size`` of them), the gradients are summed over the processes, and all
+    #: step the same weights; rank 0 alone writes checkpoints. One-stage models only.
+    data_parallel: bool = False
 
     def __post_init__(self):
         if self.epochs is None and self.time_budget is None:
@@ -224,12 +229,17 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     if multi and cfg.resume:
         raise InputError(f"--resume: {model.name} fits its frames in {len(plan)} stages, which are not "
                          "checkpointed; drop --resume")
+    if multi and cfg.data_parallel:
+        raise InputError(f"{model.name} fits its frames in {len(plan)} stages: its processes take stages, "
+                         "not frames (data_parallel is for one-stage models)")
+    procs = parallel.current() if cfg.data_parallel else parallel.Processes()
     checkpoint = None if multi else cfg.checkpoint
     torch.manual_seed(cfg.seed)
     # The rate term drives weights towards zero; denormal floats would make CPU steps many times slower.
     torch.set_flush_denormal(True)
     keep_freed_memory()  # each step's activations reuse the last step's pages (bench/step_speed.py)
     model.to(device)
+    parallel.same_start(list(model.parameters()), procs)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     bf16 = use_bf16(cfg)
@@ -262,9 +272,9 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         window = (sum(shares[:k]) / sum(shares), sum(shares[:k + 1]) / sum(shares))
         target = None if cfg.target_bpp is None else cfg.target_bpp * stage.share / norm
         out = _fit_stage(model, frames, dataclasses.replace(cfg, target_bpp=target), stage, index, window, began,
-                         bar, lam, rates, on_epoch, history, epochs_done, checkpoint, resumed, bf16, (height, width),
-                         multi)
-        rate, lam, epochs, steps, psnr = out
+                         bar, lam, rates, on_epoch, history, epochs_done, checkpoint if procs.main else None,
+                         resumed, bf16, (height, width), multi, procs)
+        rate, lam, epochs, steps, psnr, seen = out
         lams[stage.quantized_from_start] = lam
         resumed = None
         epochs_done += epochs
@@ -273,7 +283,8 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
             if k + 1 < len(run):  # later stages build on exactly what the decoder will have
                 rate.bake(model)
         psnrs.append((psnr, len(stage.frames)))
-        stage_log.append({"stage": index, "frames": len(stage.frames), "epochs": epochs, "steps": steps})
+        stage_log.append({"stage": index, "frames": len(stage.frames), "epochs": epochs, "steps": steps,
+                          "frames_fitted": seen})
     bar.close()
     for p in model.parameters():
         p.requires_grad_(True)
@@ -293,9 +304,10 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
                window: tuple[float, float], began: float, bar: tqdm, lam: Optional[float],
                rates: dict[int, RateModel], on_epoch, history: list[dict], epochs_before: int,
                checkpoint: Optional[str], resumed, bf16: bool, size: tuple[int, int],
-               multi: bool) -> tuple[Optional[RateModel], Optional[float], int, int, float]:
-    """Fit one stage of the plan within ``window`` (its start and end as shares of the budget).
-    Returns its RateModel (or None), lambda at its end, its epochs, steps and last PSNR."""
+               multi: bool, procs: parallel.Processes) -> tuple[Optional[RateModel], Optional[float], int, int, float, int]:
+    """Fit one stage of the plan within ``window`` (its start and end as shares of the budget),
+    data-parallel over ``procs``. Returns its RateModel (or None), lambda at its end, its epochs,
+    steps, last PSNR and the frames this process rendered."""
     device = frames.device
     height, width = size
     names = set(stage.params)
@@ -321,7 +333,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     order_frames = torch.tensor(stage.frames, dtype=torch.int64)
     n = len(order_frames)
     batch = stage.batch or cfg.batch_size
-    steps = math.ceil(n / batch)
+    steps = math.ceil(n / (batch * procs.size))  # a step takes a batch for every process
     quant_start = 0.0 if stage.quantized_from_start else cfg.quant_start
     # the first stage starts with the fit (a resumed fit's time spent before counts towards it)
     stage_began = began if window[0] == 0 else time.perf_counter()
@@ -343,15 +355,26 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
         source = rates.get(stage.steps_from) if stage.steps_from is not None else None
         return RateModel(model, stored_trained, init_steps=None if source is None else source.steps()).to(device)
 
-    epoch, psnr, mode, bits, loss = start_epoch, float("nan"), "float", None, torch.zeros(())
-    while epoch == start_epoch or progress(epoch) < 1.0:
+    def agreed(p: float) -> float:  # rank 0's clock and lambda, so that every process steps alike
+        nonlocal lam
+        if procs.size == 1:
+            return p
+        p, lam_main = parallel.from_main([p, float("nan") if lam is None else lam], procs)
+        lam = None if math.isnan(lam_main) else lam_main
+        return p
+
+    epoch, psnr, mode, bits, loss, seen = start_epoch, float("nan"), "float", None, torch.zeros(()), 0
+    while epoch == start_epoch or agreed(progress(epoch)) < 1.0:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch + 7919 * index))
         sum_mse = 0.0
         for step in range(steps):
-            now = min(progress(epoch + step / steps), 1.0)
+            now = agreed(min(progress(epoch + step / steps), 1.0))
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(now, cfg.warmup)
-            idx = order_frames[order[step * batch:(step + 1) * batch]].to(device)
+            chunk = order[step * batch * procs.size:(step + 1) * batch * procs.size]
+            mine = chunk.tensor_split(procs.size)[procs.rank]  # this process's frames of the step
+            share_of_step = len(mine) / len(chunk)
+            idx = order_frames[mine].to(device)
             target = to_batch(frames, idx, cfg.channels_last)
             mode, alpha = plan_stage(cfg, now, quant_start)
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
@@ -362,24 +385,32 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             if mode != "float":  # in float32, outside autocast: the steps and the rate stay exact
                 noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + (epoch + 7919 * index) * steps + step)
                 params, bits = rate.quantized_parameters(model, mode, alpha, noise)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                if params is None:
-                    out = model(idx, frames_in)
-                else:
-                    out = torch.func.functional_call(model, params, (idx, frames_in), strict=False)
-            out = out[..., :height, :width].float()
-            loss, mse = loss_fn(cfg.loss, out, target, cfg.colorspace)
+            if len(idx):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    if params is None:
+                        out = model(idx, frames_in)
+                    else:
+                        out = torch.func.functional_call(model, params, (idx, frames_in), strict=False)
+                out = out[..., :height, :width].float()
+                loss, mse = loss_fn(cfg.loss, out, target, cfg.colorspace)
+                if procs.size > 1:  # summed over the processes: the distortion of the whole step
+                    loss = loss * share_of_step
+            else:  # more processes than the step has frames: this one adds only its part of the rate
+                loss, mse = torch.zeros((), device=device), torch.zeros(())
             if bits is not None:
-                loss = loss + lam * bits.float() / pixels
+                loss = loss + lam * bits.float() / pixels / procs.size
                 if cfg.target_bpp is not None:  # more bits than the target: a larger lambda, and back
                     lam = steer_lambda(lam, steering_bits(rate, model, mode, bits, stage) / pixels, cfg.target_bpp)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if loss.requires_grad:
+                loss.backward()
+            parallel.sum_gradients([q for g in optimizer.param_groups for q in g["params"]], procs)
             optimizer.step()
             sum_mse += mse.item() * len(idx)
+            seen += len(idx)
             loss = loss.detach()
         epoch += 1
-        psnr = psnr_from_mse(sum_mse / n)
+        psnr = psnr_from_mse(parallel.total([sum_mse], procs)[0] / n)
         record = {"epoch": epochs_before + epoch - start_epoch if multi else epoch, "loss": float(loss),
                   "psnr": round(psnr, 3), "seconds": round(time.perf_counter() - began, 2), "mode": mode}
         if multi:
@@ -406,7 +437,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     if checkpoint:
         save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
                         cfg.colorspace)
-    return rate, lam, epoch - start_epoch, (epoch - start_epoch) * steps, psnr
+    return rate, lam, epoch - start_epoch, (epoch - start_epoch) * steps, psnr, seen
 
 
 def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list,

@@ -1,7 +1,9 @@
 """Spreading an encode over processes started by ``torchrun`` (torch.distributed: gloo on CPUs,
 NCCL between GPUs). A model whose training plan has several parts (NIRVANA: runs of groups, each
 starting with a key group) gives each process a contiguous run of parts; rank 0 gathers what
-the others learned and writes the one file."""
+the others learned and writes the one file. The other models are fitted data-parallel: every
+process renders its own frames of each step, the gradients are summed over the processes, and
+all step the same weights in lockstep (the clock and rate control's lambda are rank 0's)."""
 from __future__ import annotations
 
 import os
@@ -35,6 +37,8 @@ def start(device: str) -> Processes:
     procs = current()
     if procs.size > 1 and not dist.is_initialized():
         cuda = torch.device(device).type == "cuda"
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group("nccl" if cuda else "gloo")
     return procs
 
@@ -59,6 +63,53 @@ def gather(obj: Any, procs: Processes) -> Optional[list[Any]]:
     out = [None] * procs.size if procs.main else None
     dist.gather_object(obj, out, dst=0)
     return out
+
+
+def _device() -> torch.device:
+    """Where the collectives' own tensors live: NCCL takes CUDA tensors only."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def from_main(values: list[float], procs: Processes) -> list[float]:
+    """Rank 0's ``values`` on every process (what the processes must agree on to step together)."""
+    if procs.size == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=_device())
+    dist.broadcast(t, 0)
+    return t.tolist()
+
+
+def total(values: list[float], procs: Processes) -> list[float]:
+    """``values`` summed over the processes."""
+    if procs.size == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=_device())
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def same_start(params: list[torch.Tensor], procs: Processes) -> None:
+    """Every process starts from rank 0's values of ``params``."""
+    if procs.size > 1:
+        for p in params:
+            t = p.data.contiguous()
+            dist.broadcast(t, 0)
+            p.data.copy_(t)
+
+
+def sum_gradients(params: list[torch.Tensor], procs: Processes) -> None:
+    """Each gradient summed over the processes, in one message (a missing gradient counts as zeros)."""
+    if procs.size == 1 or not params:
+        return
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])  # logical order, whatever each one's layout
+    dist.all_reduce(flat)
+    for p, g in zip(params, flat.split([p.numel() for p in params])):
+        p.grad.copy_(g.view(p.shape))
 
 
 def finish(procs: Processes) -> None:

@@ -176,15 +176,19 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
     from .decoder import decode_frames, decode_yuv420
     from .encoder import encode_video
     from .fit import FitConfig
+    from .parallel import Processes
 
     cfg = FitConfig(time_budget=budget, quiet=True)
+    alone = Processes()  # a point is one process's work, also when the bench's points are spread over several
     if method == "rate-control":
-        enc = encode_video(video, stream, model=model, target_bpp=knob, fit_config=cfg, colorspace=colorspace)
+        enc = encode_video(video, stream, model=model, target_bpp=knob, fit_config=cfg, colorspace=colorspace,
+                           processes=alone)
     elif method == "quality":
-        enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg, colorspace=colorspace)
+        enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg, colorspace=colorspace,
+                           processes=alone)
     else:
         enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, knob), bits=bits,
-                           fit_config=cfg, colorspace=colorspace)
+                           fit_config=cfg, colorspace=colorspace, processes=alone)
     began = time.perf_counter()
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
@@ -284,11 +288,17 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
     quantizing to ``bits`` over the target ``rates`` (the earlier path). ``baselines``: curve
     names or aliases (BASELINES, BASELINE_ALIASES); ``crfs``: one CRF ladder for every baseline
     instead of each one's default; ``colorspace`` "yuv420": nvcodec curves fitted to yuv420p
-    planes (their files and names end in -yuv420). Streams are kept in ``<out>/<clip>/streams/``."""
+    planes (their files and names end in -yuv420). Streams are kept in ``<out>/<clip>/streams/``.
+    Under torchrun the points are dealt out to the processes in turn, each point run by one
+    process alone; rank 0 collects them clip by clip and alone writes the results."""
     from tqdm.auto import tqdm
 
+    from . import parallel
     from .baseline import STREAM_SUFFIX
     from .models import model_class
+
+    procs = parallel.start("cpu")
+    quiet = quiet or not procs.main
 
     for m in models:
         model_class(m)
@@ -362,14 +372,27 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
             jobs += [(f, k, lambda m=m, k=k, tag=tag, method=method: nvcodec_rd_point(
                 video, m, method, k, budget, bits, _mkdir(streams) / f"{tag}-{k:g}.nvc", colorspace))
                      for k in ladder if not f.has(k)]
-        say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run")
-        for f, knob, job in tqdm(jobs, desc=clip.label, unit="point", disable=quiet):
+        say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run"
+            + (f", {procs.size} processes" if procs.size > 1 else ""))
+        mine = list(enumerate(jobs))[procs.rank::procs.size]
+        done = []
+        for i, (f, knob, job) in tqdm(mine, desc=clip.label, unit="point", disable=quiet):
             point = {**job(), "commit": commit}
-            f.add(point)
-            say(f"  {f.name} {f.knob}={knob}: {point['bytes']} B, {point['bpp']:.4f} bpp, "
-                f"PSNR-RGB {point['psnr-rgb']:.2f} dB, PSNR-YUV {point['psnr-yuv']:.2f} dB")
+            done.append((i, point))
+            if procs.main:  # the others' points come at the clip's end
+                f.add(point)
+                say(f"  {f.name} {f.knob}={knob}: {point['bytes']} B, {point['bpp']:.4f} bpp, "
+                    f"PSNR-RGB {point['psnr-rgb']:.2f} dB, PSNR-YUV {point['psnr-yuv']:.2f} dB")
+        if procs.size > 1:
+            everyone = parallel.gather(done, procs)
+            if not procs.main:
+                continue
+            for i, point in sorted((p for rank in everyone[1:] for p in rank), key=lambda p: p[0]):
+                jobs[i][0].add(point)
         write_report(out, clip.label, quiet=quiet)
-    write_bd_table(out)
+    if procs.main:
+        write_bd_table(out)
+    parallel.finish(procs)
 
 
 def _mkdir(path: Path) -> Path:

@@ -1,6 +1,9 @@
 """Tiny synthetic clips, so that the suite stays fast on two cores."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -27,6 +30,13 @@ def make_video(width: int = 40, height: int = 24, frames: int = 6, seed: int = 0
 
 
 TINY_FIT = FitConfig(epochs=3, quiet=True, batch_size=2, quant_start=0.3)  # tiny fits: more quantized steps
+
+
+def torchrun(*args: str, cwd) -> subprocess.CompletedProcess:
+    """``nvcodec ARGS`` spread over 2 processes by torchrun (gloo), one thread each."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "nvcodec", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
 def tiny_nerv(video: Video, params: int = 3000):

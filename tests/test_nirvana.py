@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_FIT, make_video
+from conftest import TINY_FIT, make_video, torchrun
 from nvcodec.bitstream import VERSION_INDEXED, read_container, uvarint
 from nvcodec.decoder import decode_frames, load_bitstream
 from nvcodec.encoder import encode_video, render_all
@@ -201,15 +201,9 @@ def test_bad_nirvana_requests(tmp_path, tiny_clip, capsys):
     assert "--group-size is for --model nirvana" in capsys.readouterr().err and not out.exists()
 
 
-def _torchrun(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "nvcodec", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
-
-
 def test_torchrun_two_processes_write_one_file(tmp_path, tiny_clip):
     out = tmp_path / "t.nvc"
-    run = _torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "2", "--epochs", "2",
+    run = torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "2", "--epochs", "2",
                     "-o", str(out), "--quiet", "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.strip().splitlines()[-1])
@@ -222,6 +216,6 @@ def test_torchrun_two_processes_write_one_file(tmp_path, tiny_clip):
     assert sorted(os.listdir(tmp_path)) == ["t.nvc"]  # one file, nothing half-written beside it
     # more processes than groups: a clear error from each, nothing written
     out.unlink()
-    run = _torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "6", "--epochs", "1",
+    run = torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "6", "--epochs", "1",
                     "-o", str(out), "--quiet", cwd=tmp_path)
     assert run.returncode != 0 and "2 processes for 1 groups" in run.stderr and not out.exists()
