@@ -73,6 +73,11 @@ class FitConfig:
     #: every step (``batch_size`` of them), the gradients are summed over the processes, and all
     #: step the same weights; rank 0 alone writes checkpoints. One-stage models only.
     data_parallel: bool = False
+    #: progressive resolution: this share of the budget first at the model's coarse resolution
+    #: (INR.coarse: without its last upsampling stage, a head of the fit's own, against frames
+    #: averaged over s x s pixels; warm-up then a constant rate), the rest as always (warm-up and
+    #: cosine again); 0: off, and for models without a coarse resolution
+    coarse_share: float = 0.0
 
     def __post_init__(self):
         if self.epochs is None and self.time_budget is None:
@@ -83,6 +88,11 @@ class FitConfig:
             raise InputError(f"fit: unknown optimizer {self.optimizer!r}; use {' or '.join(OPTIMIZERS)}")
         if self.colorspace not in COLORSPACES:
             raise InputError(f"fit: unknown colorspace {self.colorspace!r}; use {' or '.join(COLORSPACES)}")
+        if not 0 <= self.coarse_share < 1:
+            raise InputError(f"fit: coarse_share {self.coarse_share} must be at least 0 and below 1")
+        if self.rate_lambda is not None and self.coarse_share > self.quant_start:
+            raise InputError(f"fit: coarse_share {self.coarse_share} ends after quantization starts "
+                             f"(quant_start {self.quant_start}): the coarse phase is fitted in float")
         if self.colorspace == "yuv420" and self.loss != "mse":
             raise InputError("fit: yuv420 fitting takes the mse loss (PSNR-YUV); drop --loss l1ssim")
         try:
@@ -169,7 +179,14 @@ def to_batch(frames: torch.Tensor, index: torch.Tensor, channels_last: bool) -> 
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
 
 
-def lr_factor(progress: float, warmup: float) -> float:
+def lr_factor(progress: float, warmup: float, coarse: float = 0.0) -> float:
+    """The learning rate's factor at ``progress``: warm-up, then cosine to zero. Progressive
+    fitting (``coarse``: the share of the coarse phase) warms up and holds the rate over the
+    coarse phase, then warms up and decays over the rest."""
+    if progress < coarse:
+        return max(min(progress / (warmup * coarse), 1.0), 1e-3)
+    if coarse:
+        progress = (progress - coarse) / (1 - coarse)
     if progress < warmup:
         return max(progress / warmup, 1e-3)
     p = min((progress - warmup) / max(1 - warmup, 1e-9), 1.0)
@@ -323,12 +340,24 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     def train_steps(r: RateModel) -> None:  # the quantization steps learn beside the weights
         optimizer.add_param_group({"params": list(r.parameters()), "lr": cfg.lr * cfg.step_lr, "lr_scale": cfg.step_lr})
 
+    # progressive resolution: the coarse phase's own head (before the steps' group, as on resume)
+    coarse_share = cfg.coarse_share if model.coarse is not None and not stage.quantized_from_start else 0.0
+    coarse_head = None
+    if coarse_share:
+        stride, width = model.coarse
+        coarse_head = torch.nn.Conv2d(width, 3, 1).to(device)
+        if cfg.channels_last:
+            coarse_head.to(memory_format=torch.channels_last)
+        optimizer.add_param_group({"params": list(coarse_head.parameters()), "lr": cfg.lr, "lr_scale": 1.0})
+
     rate: Optional[RateModel] = None
     start_epoch = 0
     if resumed is not None:  # one-stage fits only
         start_epoch, rate = resumed[0], resumed[3]
         if rate is not None:
             train_steps(rate)
+        if coarse_head is not None and resumed[6] is not None:
+            coarse_head.load_state_dict(resumed[6])
         restore_optimizer(optimizer, resumed[5], cfg.checkpoint)
     order_frames = torch.tensor(stage.frames, dtype=torch.int64)
     n = len(order_frames)
@@ -370,13 +399,14 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
         for step in range(steps):
             now = agreed(min(progress(epoch + step / steps), 1.0))
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(now, cfg.warmup)
+                group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * lr_factor(now, cfg.warmup, coarse_share)
             chunk = order[step * batch * procs.size:(step + 1) * batch * procs.size]
             mine = chunk.tensor_split(procs.size)[procs.rank]  # this process's frames of the step
             share_of_step = len(mine) / len(chunk)
             idx = order_frames[mine].to(device)
             target = to_batch(frames, idx, cfg.channels_last)
             mode, alpha = plan_stage(cfg, now, quant_start)
+            coarse = coarse_head is not None and now < coarse_share  # in float: coarse_share <= quant_start
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
                 rate = new_rate()
                 train_steps(rate)
@@ -387,12 +417,20 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
                 params, bits = rate.quantized_parameters(model, mode, alpha, noise)
             if len(idx):
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    if params is None:
+                    if coarse:
+                        out = torch.sigmoid(coarse_head(model.coarse_features(idx, frames_in)))
+                    elif params is None:
                         out = model(idx, frames_in)
                     else:
                         out = torch.func.functional_call(model, params, (idx, frames_in), strict=False)
-                out = out[..., :height, :width].float()
-                loss, mse = loss_fn(cfg.loss, out, target, cfg.colorspace)
+                if coarse:  # the frames averaged over s x s (a partial block at the edge is left out)
+                    target = F.avg_pool2d(target, stride)
+                out = out[..., :target.shape[2], :target.shape[3]].float()
+                if coarse:
+                    loss = F.mse_loss(out, target)
+                    mse = loss.detach()
+                else:
+                    loss, mse = loss_fn(cfg.loss, out, target, cfg.colorspace)
                 if procs.size > 1:  # summed over the processes: the distortion of the whole step
                     loss = loss * share_of_step
             else:  # more processes than the step has frames: this one adds only its part of the rate
@@ -412,7 +450,8 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
         epoch += 1
         psnr = psnr_from_mse(parallel.total([sum_mse], procs)[0] / n)
         record = {"epoch": epochs_before + epoch - start_epoch if multi else epoch, "loss": float(loss),
-                  "psnr": round(psnr, 3), "seconds": round(time.perf_counter() - began, 2), "mode": mode}
+                  "psnr": round(psnr, 3), "seconds": round(time.perf_counter() - began, 2),
+                  "mode": "coarse" if coarse else mode}
         if multi:
             record["stage"] = index
         if bits is not None:
@@ -421,7 +460,8 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
         history.append(record)
         if not cfg.quiet:  # one refresh an epoch: the postfix waits for the update
             label = f"group {index}, " if multi else ""
-            bar.set_postfix_str(f"{label}epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {mode}" if cfg.rate_lambda is not None else ""),
+            phase = record["mode"] if cfg.rate_lambda is not None or coarse else ""
+            bar.set_postfix_str(f"{label}epoch {epoch}, PSNR {psnr:.2f} dB" + (f", {phase}" if phase else ""),
                                 refresh=False)
             overall = window[0] + (window[1] - window[0]) * min(progress(epoch), 1.0)
             done = (epochs_before + epoch if bar.unit == "epoch" else record["seconds"] if bar.unit == "s"
@@ -431,29 +471,32 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             on_epoch(record["epoch"], record)
         if checkpoint and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
             save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
-                            cfg.colorspace)
+                            cfg.colorspace, coarse_head)
     if cfg.rate_lambda is not None and rate is None and stored_trained:
         rate = new_rate()  # too short to reach its quantized phase: its values are still rounded as learned
     if checkpoint:
         save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
-                        cfg.colorspace)
+                        cfg.colorspace, coarse_head)
     return rate, lam, epoch - start_epoch, (epoch - start_epoch) * steps, psnr, seen
 
 
 def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float, history: list,
-                    rate: Optional[RateModel] = None, lam: Optional[float] = None, colorspace: str = "rgb") -> None:
+                    rate: Optional[RateModel] = None, lam: Optional[float] = None, colorspace: str = "rgb",
+                    coarse_head: Optional[torch.nn.Module] = None) -> None:
     """Everything needed to go on fitting, written atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     state = {"model": model.name, "config": model.config, "weights": model.state_dict(),
              "optimizer": optimizer.state_dict(), "epoch": epoch, "seconds": seconds, "history": history,
-             "rate": None if rate is None else rate.state_dict(), "lambda": lam, "colorspace": colorspace}
+             "rate": None if rate is None else rate.state_dict(), "lambda": lam, "colorspace": colorspace,
+             "coarse_head": None if coarse_head is None else coarse_head.state_dict()}
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
 def load_checkpoint(path: str, model: INR,
-                    colorspace: str = "rgb") -> tuple[int, float, list, Optional[RateModel], Optional[float], dict]:
+                    colorspace: str = "rgb") -> tuple[int, float, list, Optional[RateModel], Optional[float], dict,
+                                                      Optional[dict]]:
     # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("model") != model.name or state.get("config") != model.config:
@@ -470,7 +513,8 @@ def load_checkpoint(path: str, model: INR,
         except RuntimeError:
             raise InputError(f"{path}: checkpoint from another version of nvcodec's rate-aware fitting; "
                              "delete it or drop --resume") from None
-    return int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda"), state["optimizer"]
+    return (int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda"),
+            state["optimizer"], state.get("coarse_head"))
 
 
 def restore_optimizer(optimizer, state: dict, path: str) -> None:

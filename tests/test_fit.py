@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_FIT, tiny_nerv as _model
+from conftest import TINY_FIT, make_video, tiny_nerv as _model
 from nvcodec.fit import FitConfig, fit, lr_factor
 from nvcodec.models import model_class
 from nvcodec.metrics import ms_ssim_torch, psnr_rgb, ssim_torch
@@ -15,9 +15,12 @@ def test_fitting_improves_psnr(tiny_video):
     assert result.history[-1]["psnr"] > result.history[0]["psnr"] + 4
 
 
-@pytest.mark.parametrize("optimizer", [{}, {"optimizer": "muon", "muon_lr": 2e-2}], ids=["adam", "muon"])
-def test_resume_after_interruption_gives_the_same_weights(tmp_path, tiny_video, optimizer):
-    cfg = replace(TINY_FIT, epochs=4, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1, **optimizer)
+@pytest.mark.parametrize("changes", [{}, {"optimizer": "muon", "muon_lr": 2e-2}, {"coarse_share": 0.75}],
+                         ids=["adam", "muon", "progressive"])
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, tiny_video, changes):
+    cfg = replace(TINY_FIT, epochs=4, checkpoint=str(tmp_path / "c.ckpt"), checkpoint_every=1, **changes)
+    if "coarse_share" in changes:  # killed inside the coarse phase: its own head comes back too
+        tiny_video = make_video(80, 60)
     straight = _model(tiny_video)
     fit(straight, tiny_video.frames, replace(cfg, checkpoint=None))
 
@@ -40,6 +43,36 @@ def test_resume_after_interruption_gives_the_same_weights(tmp_path, tiny_video, 
 def test_schedule_warms_up_then_decays():
     assert lr_factor(0.0, 0.1) < lr_factor(0.05, 0.1) < lr_factor(0.1, 0.1) == 1.0
     assert lr_factor(0.5, 0.1) < 1.0 and lr_factor(1.0, 0.1) == pytest.approx(0.0)
+    # progressive: warm-up and a constant rate over the coarse phase, then warm-up and cosine again
+    assert lr_factor(0.01, 0.1, 0.3) < lr_factor(0.03, 0.1, 0.3) == lr_factor(0.29, 0.1, 0.3) == 1.0
+    assert lr_factor(0.31, 0.1, 0.3) < 0.2 and lr_factor(0.37, 0.1, 0.3) == 1.0
+    assert lr_factor(1.0, 0.1, 0.3) == pytest.approx(0.0)
+
+
+def test_progressive_fitting_starts_without_the_last_stage():
+    video = make_video(80, 60)  # two upsampling stages, the last of stride 3
+    model = _model(video)
+    assert model.coarse == (3, model.config["channels"][-2])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = fit(model, video.frames, replace(TINY_FIT, epochs=3, coarse_share=0.99))
+    assert [h["mode"] for h in result.history] == ["coarse"] * 3
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    last = f"blocks.{len(model.blocks) - 1}."
+    assert changed == {k for k in before if not k.startswith((last, "head."))}  # all but the last stage learned
+    result = fit(_model(video), video.frames, replace(TINY_FIT, epochs=4, coarse_share=0.5))
+    assert [h["mode"] for h in result.history] == ["coarse", "coarse", "float", "float"]
+    one_stage = make_video()  # one upsampling stage: nothing coarser to fit
+    assert _model(one_stage).coarse is None
+    result = fit(_model(one_stage), one_stage.frames, replace(TINY_FIT, coarse_share=0.5))
+    assert {h["mode"] for h in result.history} == {"float"}
+
+
+def test_progressive_share_is_checked():
+    from nvcodec.errors import InputError
+    with pytest.raises(InputError, match="coarse_share 1.0 must be"):
+        FitConfig(epochs=1, coarse_share=1.0)
+    with pytest.raises(InputError, match="ends after quantization starts"):
+        FitConfig(epochs=1, coarse_share=0.7, rate_lambda=0.01)
 
 
 def test_budget_required():

@@ -106,6 +106,18 @@ class INR(nn.Module):
         """index: (B,) int64 frame numbers -> (B, 3, H, W) float in [0, 1]."""
         raise NotImplementedError
 
+    @property
+    def coarse(self) -> Optional[tuple[int, int]]:
+        """(s, C) where the model can render C features at 1/s of its size without its last
+        upsampling stage (coarse_features), so that fitting can start at that resolution
+        (progressive resolution, FitConfig.coarse_share); None where it cannot (the default)."""
+        return None
+
+    def coarse_features(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, C, H/s, W/s) features of the frames at ``index``, without the last upsampling stage;
+        fitting puts a head of its own on them (1x1 conv to RGB, never stored)."""
+        raise NotImplementedError(f"{self.name} renders no coarse features")
+
     def prepare_storage(self, frames: torch.Tensor) -> None:
         """Called once after fitting, before stored_tensors(), with the uint8 frames (T, H, W, 3):
         compute what only the frames can give (HNeRV's embeddings). Nothing, by default."""

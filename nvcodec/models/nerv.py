@@ -89,16 +89,28 @@ class NeRV(INR):
         if "film" in config:
             require(config, "film", int, 0, 1)
 
-    def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def features(self, index: torch.Tensor, stages: Optional[int] = None) -> torch.Tensor:
+        """The features after the first ``stages`` upsampling stages (all of them: None)."""
         c = self.config
         t = index.float() / max(c["frames"] - 1, 1)
         hidden = self.mlp[:2](positional_encoding(t, c["pe_levels"], c["pe_base"]))
         x = self.mlp[2:](hidden).view(-1, c["channels"][0], *c["stem_size"])
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self.blocks[:stages]):
             x = block(x)
             if self.film is not None:
                 scale, shift = self.film[i](hidden)[:, :, None, None].chunk(2, dim=1)
                 x = x * (1 + scale) + shift
-        return torch.sigmoid(self.head(x))
+        return x
+
+    def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return torch.sigmoid(self.head(self.features(index)))
+
+    @property
+    def coarse(self) -> Optional[tuple[int, int]]:
+        c = self.config
+        return (c["strides"][-1], c["channels"][-2]) if len(self.blocks) > 1 else None
+
+    def coarse_features(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return self.features(index, len(self.blocks) - 1)
 
 
