@@ -1,7 +1,8 @@
 """Progressive resolution (issue 12's untried lever), at equal wall time against NeRV's fit.
 
     python bench/progressive.py [--clip bunny --size 320x180] [--params 100k] [--budget 60]
-                                [--shares 0.3,0.5] [--repeats 1] [-o bench/results/progressive-<clip>.json]
+                                [--shares 0.3,0.5] [--own-head] [--fit] [--repeats 1]
+                                [-o bench/results/progressive-<clip>.json]
 
 A NeRV's last block doubles the resolution and is the costliest part of a step (full-resolution
 convolution, GELU and shuffle; its parameters are few). Progressive fitting spends a share of
@@ -118,17 +119,20 @@ def main() -> None:
     parser.add_argument("--shares", default="0.3,0.5")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--own-head", action="store_true", help="also each share with a head of its own")
+    parser.add_argument("--fit", action="store_true",
+                        help="also each share as FitConfig.coarse_share (levers.py's coarse<share> levers)")
     parser.add_argument("-o", "--output", default=None)
     args = parser.parse_args()
     video = read_video(args.clip, size=parse_size(args.size))
     lever_run(video, "nerv", int(args.params), 5.0, "base")  # warm-up, unmeasured
     variants = ["base"] + [f"progressive{s}" for s in args.shares.split(",")]
     variants += [f"{v}-ownhead" for v in variants[1:] if args.own_head]
+    variants += [f"coarse{s}" for s in args.shares.split(",") if args.fit]  # the same in fit (levers.py)
     runs: dict[str, list] = {v: [] for v in variants}
     for _ in range(args.repeats):
         for v in variants:
-            if v == "base":
-                r = lever_run(video, "nerv", int(args.params), args.budget, "base")
+            if v == "base" or v.startswith("coarse"):
+                r = lever_run(video, "nerv", int(args.params), args.budget, v)
             else:
                 r = run_progressive(video, int(args.params), args.budget,
                                     float(v[len("progressive"):].removesuffix("-ownhead")), v.endswith("-ownhead"))
