@@ -100,16 +100,22 @@ def same_start(params: list[torch.Tensor], procs: Processes) -> None:
 
 
 def sum_gradients(params: list[torch.Tensor], procs: Processes) -> None:
-    """Each gradient summed over the processes, in one message (a missing gradient counts as zeros)."""
+    """Each gradient summed over the processes, in one message. A missing gradient counts as
+    zeros, and stays missing where it was missing everywhere (the optimizer then skips that
+    parameter, as one process would: a stage that does not run yet, say)."""
     if procs.size == 1 or not params:
         return
+    missing = [p.grad is None for p in params]
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
     flat = torch.cat([p.grad.reshape(-1) for p in params])  # logical order, whatever each one's layout
     dist.all_reduce(flat)
-    for p, g in zip(params, flat.split([p.numel() for p in params])):
-        p.grad.copy_(g.view(p.shape))
+    for p, g, absent in zip(params, flat.split([p.numel() for p in params]), missing):
+        if absent and not g.any():
+            p.grad = None
+        else:
+            p.grad.copy_(g.view(p.shape))
 
 
 def finish(procs: Processes) -> None:

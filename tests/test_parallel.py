@@ -53,3 +53,31 @@ def test_bench_deals_its_points_to_the_processes(tmp_path, tiny_clip):
     for rate, size in zip(curves["nvcodec-nerv-1s.json"]["target-bpp"], curves["nvcodec-nerv-1s.json"]["bytes"]):
         assert (clip_dir / "streams" / f"nerv-1s-{rate:g}.nvc").stat().st_size == size
     assert (tmp_path / "r" / "bd-rate.md").exists() and (clip_dir / "rd.png").exists()
+
+
+def _sum_in_process(rank: int, init: str, out: str) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from nvcodec import parallel
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    a, b, c = (torch.zeros(2, 3, requires_grad=True) for _ in range(3))
+    a.grad = torch.full((2, 3), rank + 1.0)  # both have it
+    if rank == 1:
+        c.grad = torch.ones(2, 3)  # only one has it (a process with no frames in a step)
+    parallel.sum_gradients([a, b, c], parallel.Processes(rank, 2))
+    torch.save({"a": a.grad, "b": b.grad, "c": c.grad}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_gradients_are_summed_and_missing_ones_stay_missing(tmp_path):
+    import torch
+    import torch.multiprocessing as mp
+
+    mp.spawn(_sum_in_process, args=(f"file://{tmp_path / 'rendezvous'}", str(tmp_path / "g")), nprocs=2)
+    for rank in (0, 1):
+        g = torch.load(tmp_path / f"g.{rank}")
+        assert torch.equal(g["a"], torch.full((2, 3), 3.0))
+        assert g["b"] is None  # missing everywhere: the optimizer skips it, as in one process
+        assert torch.equal(g["c"], torch.ones(2, 3))
