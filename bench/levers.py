@@ -81,6 +81,7 @@ LEVERS: dict[str, tuple[dict, dict, Callable[[INR], None] | None]] = {
     "mlp-lr2": ({}, {}, mlp_lr(2.0)),
     "mlp-lr4": ({}, {}, mlp_lr(4.0)),
     "coarse0": ({"coarse_share": 0.0}, {}, None),
+    "coarse0.1": ({"coarse_share": 0.1}, {}, None),
     "coarse0.2": ({"coarse_share": 0.2}, {}, None),
     "coarse0.3": ({"coarse_share": 0.3}, {}, None),
     "coarse0.4": ({"coarse_share": 0.4}, {}, None),
