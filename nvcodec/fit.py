@@ -250,6 +250,9 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
         raise InputError(f"{model.name} fits its frames in {len(plan)} stages: its processes take stages, "
                          "not frames (data_parallel is for one-stage models)")
     procs = parallel.current() if cfg.data_parallel else parallel.Processes()
+    if procs.size > n:
+        raise InputError(f"{procs.size} processes for {n} frames: fitting data-parallel, each process needs a "
+                         "frame of its own; start fewer processes")
     checkpoint = None if multi else cfg.checkpoint
     torch.manual_seed(cfg.seed)
     # The rate term drives weights towards zero; denormal floats would make CPU steps many times slower.

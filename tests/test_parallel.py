@@ -36,6 +36,11 @@ def test_nerv_data_parallel_fits_as_one_process_would(tmp_path, tiny_clip):
     assert np.abs(frames.astype(float) - decode_frames(tmp_path / "one.nvc")).mean() < 0.02
     assert abs(spread["bytes"] / alone["bytes"] - 1) < 0.01
     assert sorted(os.listdir(tmp_path)) == ["dp.nvc", "one.nvc"]  # rank 0 wrote the one file
+    # more processes than frames: a clear error, nothing written
+    run = torchrun("encode", tiny_clip, "--frames", "0:1", "--epochs", "1", "-o", str(tmp_path / "x.nvc"), "--quiet",
+                   cwd=tmp_path)
+    assert run.returncode != 0 and "2 processes for 1 frames" in run.stderr
+    assert sorted(os.listdir(tmp_path)) == ["dp.nvc", "one.nvc"]
 
 
 def test_bench_deals_its_points_to_the_processes(tmp_path, tiny_clip):
