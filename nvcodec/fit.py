@@ -347,8 +347,8 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     coarse_share = cfg.coarse_share if model.coarse is not None and not stage.quantized_from_start else 0.0
     coarse_head = None
     if coarse_share:
-        stride, width = model.coarse
-        coarse_head = torch.nn.Conv2d(width, 3, 1).to(device)
+        stride, channels = model.coarse
+        coarse_head = torch.nn.Conv2d(channels, 3, 1).to(device)
         if cfg.channels_last:
             coarse_head.to(memory_format=torch.channels_last)
         optimizer.add_param_group({"params": list(coarse_head.parameters()), "lr": cfg.lr, "lr_scale": 1.0})

@@ -61,6 +61,11 @@ def test_progressive_fitting_starts_without_the_last_stage():
     assert changed == {k for k in before if not k.startswith((last, "head."))}  # all but the last stage learned
     result = fit(_model(video), video.frames, replace(TINY_FIT, epochs=4, coarse_share=0.5))
     assert [h["mode"] for h in result.history] == ["coarse", "coarse", "float", "float"]
+    # rate-aware after the coarse phase: the rate is per pixel of the frames (not of the coarse features)
+    model = _model(video)
+    result = fit(model, video.frames, replace(TINY_FIT, epochs=6, rate_lambda=0.01, coarse_share=0.3))
+    pixels = video.frames.shape[0] * video.frames.shape[1] * video.frames.shape[2]
+    assert result.history[-1]["bpp"] == pytest.approx(float(result.rate.bits(model)) / pixels, rel=0.02)
     one_stage = make_video()  # one upsampling stage: nothing coarser to fit
     assert _model(one_stage).coarse is None
     result = fit(_model(one_stage), one_stage.frames, replace(TINY_FIT, coarse_share=0.5))
