@@ -445,7 +445,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             optimizer.zero_grad(set_to_none=True)
             if loss.requires_grad:
                 loss.backward()
-            parallel.sum_gradients([q for g in optimizer.param_groups for q in g["params"]], procs)
+            parallel.sum_gradients((q for g in optimizer.param_groups for q in g["params"]), procs)
             optimizer.step()
             sum_mse += mse.item() * len(idx)
             seen += len(idx)

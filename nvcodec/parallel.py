@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import torch
 import torch.distributed as dist
@@ -99,11 +99,14 @@ def same_start(params: list[torch.Tensor], procs: Processes) -> None:
             p.data.copy_(t)
 
 
-def sum_gradients(params: list[torch.Tensor], procs: Processes) -> None:
+def sum_gradients(params: Iterable[torch.Tensor], procs: Processes) -> None:
     """Each gradient summed over the processes, in one message. A missing gradient counts as
     zeros, and stays missing where it was missing everywhere (the optimizer then skips that
     parameter, as one process would: a stage that does not run yet, say)."""
-    if procs.size == 1 or not params:
+    if procs.size == 1:
+        return
+    params = list(params)  # (one process: not even listed, on every step's path)
+    if not params:
         return
     missing = [p.grad is None for p in params]
     for p in params:

@@ -178,17 +178,15 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
     from .fit import FitConfig
     from .parallel import Processes
 
-    cfg = FitConfig(time_budget=budget, quiet=True)
-    alone = Processes()  # a point is one process's work, also when the bench's points are spread over several
+    # a point is one process's work, also when the bench's points are spread over several
+    common = {"model": model, "fit_config": FitConfig(time_budget=budget, quiet=True), "colorspace": colorspace,
+              "processes": Processes()}
     if method == "rate-control":
-        enc = encode_video(video, stream, model=model, target_bpp=knob, fit_config=cfg, colorspace=colorspace,
-                           processes=alone)
+        enc = encode_video(video, stream, target_bpp=knob, **common)
     elif method == "quality":
-        enc = encode_video(video, stream, model=model, quality=int(knob), fit_config=cfg, colorspace=colorspace,
-                           processes=alone)
+        enc = encode_video(video, stream, quality=int(knob), **common)
     else:
-        enc = encode_video(video, stream, model=model, params=params_for_rate(video.info, knob), bits=bits,
-                           fit_config=cfg, colorspace=colorspace, processes=alone)
+        enc = encode_video(video, stream, params=params_for_rate(video.info, knob), bits=bits, **common)
     began = time.perf_counter()
     rgb = decode_frames(stream)  # the standalone decoder, from the file on disk
     decode_s = time.perf_counter() - began
