@@ -30,3 +30,17 @@ def test_golden_file_decodes_to_the_pinned_integers_and_frames():
     frames = decode_frames(data)
     assert frames.shape == (4, 12, 20, 3) and frames.dtype == np.uint8
     assert hashlib.sha256(frames.tobytes()).hexdigest() == FRAMES
+
+#: tests/data/golden-exact.nvc: the same kind of file with positional features reduced exactly
+#: (config ``exact_pe``, 80 levels, where float32 angles would differ): written by
+#: ``python tests/data/make_golden.py --exact``.
+EXACT_TENSORS = "a78c4b45aec796230e9bbe81680c443538963e25d508ff790b0e2f7933dd530c"
+EXACT_FRAMES = "f85dcdb1e4a8b648e1c1275416ede9bef3f928f321fc4eab73cb03d90f8a9eb7"
+
+
+def test_golden_exact_file_decodes_to_the_pinned_integers_and_frames():
+    data = (DATA / "golden-exact.nvc").read_bytes()
+    assert load_bitstream(data).model.config["exact_pe"] == 1
+    assert tensor_hash(data) == EXACT_TENSORS
+    frames = decode_frames(data)
+    assert hashlib.sha256(frames.tobytes()).hexdigest() == EXACT_FRAMES

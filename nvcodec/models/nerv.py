@@ -10,6 +10,7 @@ from torch import nn
 
 from .base import INR, require
 from .blocks import UpsampleBlock, choose_strides, count_params, largest_width, positional_encoding
+from .coords import frame_encoding
 
 #: Sizes of the paper (parameters, at 720p); smaller ones for CPUs.
 PRESETS = {"xs": 100_000, "s": 300_000, "m": 1_000_000, "nerv-s": 3_200_000,
@@ -65,7 +66,7 @@ class NeRV(INR):
             return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "stem_size": [h0, w0], "strides": strides, "channels": channels,
                     "mlp_hidden": min(512, max(16, round(mlp_ratio * c0))), "pe_levels": pe_levels, "pe_base": pe_base,
-                    **({"film": 1} if film else {})}
+                    **({"film": 1} if film else {}), "exact_pe": 1}
 
         c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c))) <= params, 2, 2048)
         return config_for(c0)
@@ -73,7 +74,7 @@ class NeRV(INR):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         extra = set(config) - {"frames", "out_size", "stem_size", "strides", "channels", "mlp_hidden",
-                               "pe_levels", "pe_base", "film"}
+                               "pe_levels", "pe_base", "film", "exact_pe"}
         if extra:
             raise ValueError(f"unknown config keys {sorted(extra)}")
         require(config, "frames", int, 1, 10**6)
@@ -88,12 +89,13 @@ class NeRV(INR):
         require(config, "pe_base", float, 1.0, 4.0)
         if "film" in config:
             require(config, "film", int, 0, 1)
+        if "exact_pe" in config:
+            require(config, "exact_pe", int, 0, 1)
 
     def features(self, index: torch.Tensor, stages: Optional[int] = None) -> torch.Tensor:
         """The features after the first ``stages`` upsampling stages (all of them: None)."""
         c = self.config
-        t = index.float() / max(c["frames"] - 1, 1)
-        hidden = self.mlp[:2](positional_encoding(t, c["pe_levels"], c["pe_base"]))
+        hidden = self.mlp[:2](self.encode_index(index))
         x = self.mlp[2:](hidden).view(-1, c["channels"][0], *c["stem_size"])
         for i, block in enumerate(self.blocks[:stages]):
             x = block(x)
@@ -101,6 +103,18 @@ class NeRV(INR):
                 scale, shift = self.film[i](hidden)[:, :, None, None].chunk(2, dim=1)
                 x = x * (1 + scale) + shift
         return x
+
+    def encode_index(self, index: torch.Tensor) -> torch.Tensor:
+        """The frame index's positional features: reduced exactly (coords.py, the same on every
+        machine) in files with ``exact_pe``; in older files, as they were encoded (float32 on the
+        model's device), so that they decode as before."""
+        c = self.config
+        if index.device.type == "meta":  # shapes only
+            return torch.empty(len(index), 2 * c["pe_levels"], device="meta")
+        if c.get("exact_pe", 0):
+            return frame_encoding(index, c["frames"], c["pe_levels"], c["pe_base"])
+        t = index.float() / max(c["frames"] - 1, 1)
+        return positional_encoding(t, c["pe_levels"], c["pe_base"])
 
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
         return torch.sigmoid(self.head(self.features(index)))

@@ -25,6 +25,7 @@ from torch import nn
 
 from .base import INR, Stage, require
 from .blocks import count_params, largest_width
+from .coords import fourier_features
 
 LAYERS = ("mlp1", "mlp2", "frame", "conv1", "conv2")
 #: one group's network, in parameters (the key group's size; residuals cost far fewer bits)
@@ -58,6 +59,10 @@ class NIRVANA(INR):
         for g in range(self.num_groups):
             for layer in LAYERS:
                 self.register_parameter(f"g{g}_{layer}", nn.Parameter(torch.zeros(1, self.layer_size(layer))))
+        #: keep each layer's last chain sum while rendering without gradients (layer_weights): on
+        #: for the decoder's model, whose weights only load_stored sets; off for a model being fitted
+        self.cache_chains = decoder_only
+        self._chain_sums: dict[str, tuple[int, int, torch.Tensor]] = {}
         self.reset_parameters()
 
     @classmethod
@@ -120,7 +125,7 @@ class NIRVANA(INR):
             channels = max(4, hidden // 4)
             return {"frames": frames, "out_size": [ny * patch, nx * patch], "group_size": group_size,
                     "patch": patch, "pe_levels": levels, "hidden": hidden, "channels": channels,
-                    "mid": max(4, channels // 2), "keys": keys, **({"cuts": cuts} if cuts else {})}
+                    "mid": max(4, channels // 2), "keys": keys, **({"cuts": cuts} if cuts else {}), "exact_pe": 1}
 
         def one_group(hidden: int) -> dict[str, Any]:  # what --params counts: one group's network
             return {k: v for k, v in config_for(hidden).items() if k != "cuts"} | {"frames": group_size, "keys": [0]}
@@ -132,7 +137,7 @@ class NIRVANA(INR):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         extra = set(config) - {"frames", "out_size", "group_size", "patch", "pe_levels", "hidden", "channels",
-                               "mid", "keys", "cuts"}
+                               "mid", "keys", "cuts", "exact_pe"}
         if extra:
             raise ValueError(f"unknown config keys {sorted(extra)}")
         frames = require(config, "frames", int, 1, 10**6)
@@ -144,6 +149,8 @@ class NIRVANA(INR):
         if out[0] % patch or out[1] % patch:
             raise ValueError("config 'out_size' is not a multiple of the patch")
         require(config, "pe_levels", int, 1, 16)
+        if "exact_pe" in config:
+            require(config, "exact_pe", int, 0, 1)
         require(config, "hidden", int, 1, 4096)
         require(config, "channels", int, 1, 1024)
         require(config, "mid", int, 1, 1024)
@@ -167,7 +174,8 @@ class NIRVANA(INR):
         return list(range(starts[g], starts[g + 1] if g + 1 < len(starts) else self.config["frames"]))
 
     def key_of(self, g: int) -> int:
-        return max(k for k in self.config["keys"] if k <= g)
+        keys = self.config["keys"]  # increasing, from 0 (check_config)
+        return keys[bisect.bisect_right(keys, g) - 1]
 
     def names(self, g: int) -> list[str]:
         return [f"g{g}_{layer}" for layer in LAYERS]
@@ -224,11 +232,32 @@ class NIRVANA(INR):
         return torch.cat([module.weight.detach().reshape(-1), module.bias.detach().reshape(-1)])
 
     def layer_weights(self, g: int, layer: str) -> torch.Tensor:
-        """Group ``g``'s flat layer: the sum of the chain from its key group."""
-        w = getattr(self, f"g{self.key_of(g)}_{layer}")
-        for j in range(self.key_of(g) + 1, g + 1):
+        """Group ``g``'s flat layer: the sum of the chain from its key group, in order,
+        ((key + r1) + r2) + ... (float addition is not associative: the order is the format's).
+
+        Rendering without gradients in a model with ``cache_chains`` (the decoder's), each layer's
+        last sum is kept: the next group of the same chain adds its one residual to it, the same
+        group reuses it, so a decode walking the groups in order costs one addition a group, not
+        a chain's length a frame. The sums are the same floats either way. A fit (gradients on,
+        and ``cache_chains`` off) sums the whole chain every time, its graph through each residual."""
+        key = self.key_of(g)
+        w, start = getattr(self, f"g{key}_{layer}"), key
+        cache = self.cache_chains and not torch.is_grad_enabled()
+        if cache:
+            hit = self._chain_sums.get(layer)
+            if (hit is not None and hit[0] == key and key <= hit[1] <= g and hit[2].device == w.device
+                    and hit[2].dtype == w.dtype):
+                start, w = hit[1], hit[2]
+        for j in range(start + 1, g + 1):
             w = w + getattr(self, f"g{j}_{layer}")
+        if cache:
+            self._chain_sums[layer] = (key, g, w)
         return w
+
+    def load_state_dict(self, *args: Any, **kwargs: Any):
+        """Loading weights (load_stored does) drops the chain sums kept from the old ones."""
+        self._chain_sums = {}
+        return super().load_state_dict(*args, **kwargs)
 
     def _split(self, g: int, layer: str) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         shape, bias = self.shapes()[layer]
@@ -249,9 +278,18 @@ class NIRVANA(INR):
     # ---------------------------------------------------------------- rendering
     def patch_features(self, device: torch.device) -> torch.Tensor:
         """Fourier features of every patch's centre, row by row: (patches, 4 * pe_levels). Made
-        on the CPU (some of these operations on the meta device load torch's compiler, seconds)."""
+        on the CPU (some of these operations on the meta device load torch's compiler, seconds);
+        reduced exactly (coords.py) in files with ``exact_pe``, as they were encoded in older ones."""
         c = self.config
         ny, nx = c["out_size"][0] // c["patch"], c["out_size"][1] // c["patch"]
+        if c.get("exact_pe", 0):  # centres (2i + 1) / 2n, frequencies 2^k: [sin y, sin x, cos y, cos x]
+            fy = fourier_features(range(1, 2 * ny, 2), 2 * ny, 2.0, c["pe_levels"])
+            fx = fourier_features(range(1, 2 * nx, 2), 2 * nx, 2.0, c["pe_levels"])
+            levels = c["pe_levels"]
+            fy = fy[:, None, :].expand(ny, nx, 2 * levels)
+            fx = fx[None, :, :].expand(ny, nx, 2 * levels)
+            features = torch.cat([fy[..., :levels], fx[..., :levels], fy[..., levels:], fx[..., levels:]], -1)
+            return features.reshape(ny * nx, 4 * levels).to(device)
         y = (torch.arange(ny, dtype=torch.float32) + 0.5) / ny
         x = (torch.arange(nx, dtype=torch.float32) + 0.5) / nx
         yy, xx = torch.meshgrid(y, x, indexing="ij")

@@ -1,12 +1,14 @@
-"""Writes tests/data/golden.nvc: a small NeRV file (set weights, not fitted) whose tensors use
+"""Writes tests/data/golden.nvc (positional features as format 4 wrote them) and, with
+``--exact``, tests/data/golden-exact.nvc (reduced exactly, ``exact_pe``): a small NeRV file (set weights, not fitted) whose tensors use
 every coding method (const, raw, categorical, laplace), and prints the hashes tests/test_golden.py pins. Rerun it only when
 the format changes on purpose (and bump the format version then).
 
-    python tests/data/make_golden.py
+    python tests/data/make_golden.py [--exact]
 """
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +36,13 @@ def tensor_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def main() -> None:
+def main(exact: bool) -> None:
     info = VideoInfo(20, 12, 4)
     cls = model_class("nerv")
-    model = cls(cls.configure(info.width, info.height, info.frames, 2500, pe_levels=16))
+    config = cls.configure(info.width, info.height, info.frames, 2500, pe_levels=80 if exact else 16)
+    if not exact:
+        del config["exact_pe"]
+    model = cls(config)
     rng = np.random.default_rng(0)
     with torch.no_grad():
         for i, (name, t) in enumerate(model.stored_tensors().items()):
@@ -55,7 +60,7 @@ def main() -> None:
     header = {"model": "nerv", "config": model.config, "width": info.width, "height": info.height,
               "frames": info.frames, "fps": [25, 1], "matrix": "bt601", "range": "tv"}
     data = write_container(header, payload)
-    (HERE / "golden.nvc").write_bytes(data)
+    (HERE / ("golden-exact.nvc" if exact else "golden.nvc")).write_bytes(data)
     frames = decode_frames(data)
     print(len(data), "bytes")
     print("TENSORS =", repr(tensor_hash(data)))
@@ -63,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main("--exact" in sys.argv[1:])
