@@ -217,8 +217,9 @@ def cmd_encode(args) -> int:
         os.remove(checkpoint)  # the encode finished: nothing is left to resume
     summary = {"output": result.output, "model": result.model, "parameters": result.parameters,
                "bytes": result.bytes, "bpp": round(result.bpp, 5), "psnr_rgb": round(result.psnr, 3),
-               "psnr_rgb_before_quantization": round(result.psnr_float, 3), "epochs": result.fit.epochs,
-               "encode_s": round(result.encode_s, 2), "quality": result.quality, "target_bpp": result.target_bpp}
+               "psnr_rgb_before_quantization": None if result.psnr_float is None else round(result.psnr_float, 3),
+               "epochs": result.fit.epochs, "encode_s": round(result.encode_s, 2), "quality": result.quality,
+               "target_bpp": result.target_bpp, "reference_sha256": result.reference_sha256}
     if result.processes is not None:
         summary["processes"] = result.processes
     if result.estimated_bits is not None:
@@ -230,7 +231,8 @@ def cmd_encode(args) -> int:
         print(json.dumps(summary))
     else:
         print(f"wrote {result.output}: {result.bytes} bytes, {result.bpp:.4f} bpp, PSNR-RGB {result.psnr:.2f} dB "
-              f"({result.psnr_float:.2f} before quantization), {result.model} {result.parameters} parameters, "
+              + ("" if result.psnr_float is None else f"({result.psnr_float:.2f} with the float weights), ")
+              + f"{result.model} {result.parameters} parameters, "
               f"{result.fit.epochs} epochs in {result.encode_s:.1f} s"
               + ("" if result.estimated_bits is None else
                  (f"; quality {result.quality}" if result.quality is not None else f"; target {result.target_bpp:g} bpp")

@@ -62,7 +62,8 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     save_png(out / "demo.png", picture)
     report = {"clip": "bunny", "size": f"{i.width}x{i.height}", "frames": i.frames, "model": DEFAULT_MODEL,
               "quality": enc.quality, "parameters": enc.parameters, "bytes": enc.bytes, "bpp": enc.bpp, "psnr_rgb": psnr,
-              "psnr_rgb_before_quantization": enc.psnr_float, "epochs": enc.fit.epochs,
+              "psnr_rgb_before_quantization": enc.psnr_float, "reference_sha256": enc.reference_sha256,
+              "epochs": enc.fit.epochs,
               "encode_s": enc.encode_s, "decode_s": dec.seconds, "render_fps": i.frames / render_s,
               "x264_medium_psnr_rgb_at_same_bpp": x264,
               "picture": {"file": "demo.png", "frame": k, "x264_crf": crf, "x264_bpp": x264_bpp},
@@ -72,7 +73,7 @@ def run_demo(output_dir: str = "nvcodec-demo", time_budget: float = 240.0, quiet
     print(f"nvcodec demo (bunny {i.width}x{i.height}, {i.frames} frames) -> {out / 'demo.nvc'}, {out / 'demo.mp4'}")
     print(f"  {DEFAULT_MODEL} at quality {enc.quality}, {enc.parameters} parameters, {enc.fit.epochs} epochs")
     print(f"  size      {enc.bytes} bytes = {enc.bpp:.4f} bpp")
-    print(f"  PSNR-RGB  {psnr:.2f} dB ({enc.psnr_float:.2f} dB before quantization)")
+    print(f"  PSNR-RGB  {psnr:.2f} dB ({enc.psnr_float:.2f} dB with the float weights)")
     print(f"  encode    {enc.encode_s:.1f} s;  decode to mp4 {dec.seconds:.2f} s; rendering {report['render_fps']:.0f} fps")
     print(f"  x264 (medium, 1 thread) at {enc.bpp:.4f} bpp: "
           + (f"{x264:.2f} dB PSNR-RGB" if x264 == x264 else "outside its CRF 18..51 range"))

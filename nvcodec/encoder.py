@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from .bitstream import COLORSPACES, write_container
-from .decoder import load_bitstream, render
+from .decoder import Bitstream, load_bitstream, render
 from .entropy import QuantizedArray, pack_tensors, scale_count
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
 from .io import Video, VideoInfo, check_writable, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_444
-from .metrics import frame_psnr
+from .metrics import frame_psnr, frames_sha256
 from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
 from .parallel import Processes, device_for, gather, share, start
@@ -80,8 +80,14 @@ class EncodeResult:
     parameters: int
     bytes: int
     bpp: float
-    psnr: float  # PSNR-RGB of the frames the decoder will produce
-    psnr_float: float  # PSNR-RGB before quantization
+    #: PSNR-RGB of what the standalone decoder renders from the file written, on the CPU (the
+    #: file's score on any machine: the file was decoded here to take it)
+    psnr: float
+    #: PSNR-RGB of the network as fitting left it, its weights not yet rounded to the file's
+    #: integers, rendered on the fit's device. After a rate-aware (quantization-aware) fit the
+    #: weights were trained to be rounded, so this can sit below ``psnr``. None where the fitted
+    #: weights are not all in this process (a model fitted in parts over processes).
+    psnr_float: Optional[float]
     encode_s: float
     fit: FitResult = field(repr=False)
     info: VideoInfo = field(repr=False)
@@ -94,6 +100,8 @@ class EncodeResult:
     #: an encode spread over processes: what each fitted (rank, steps, seconds, and its groups
     #: where the model is fitted in parts, or the frames it rendered where it is data-parallel)
     processes: Optional[list[dict]] = None
+    #: SHA-256 of the uint8 RGB reference frames the scores are taken against (metrics.frames_sha256)
+    reference_sha256: Optional[str] = None
 
 
 def check_output(path: str | os.PathLike) -> Path:
@@ -126,6 +134,15 @@ def psnr_of(model: INR, video: Video, batch_size: Optional[int] = None) -> float
         for batch in render(model, video.info, list(range(video.info.frames)), batch_size):
             scores.append(frame_psnr(batch, video.frames[start:start + len(batch)]))
             start += len(batch)
+    return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
+
+
+def psnr_of_file(stream: Bitstream, video: Video) -> float:
+    """PSNR-RGB of what the standalone decoder renders from a loaded file on the CPU, batch by batch."""
+    scores, start = [], 0
+    for batch in render(stream.model, stream.info, list(range(stream.info.frames))):
+        scores.append(frame_psnr(batch, video.frames[start:start + len(batch)]))
+        start += len(batch)
     return float(np.mean(np.minimum(np.concatenate(scores), 100.0)))
 
 
@@ -269,17 +286,17 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
         psnr_float = psnr_of(net.to(cfg.device), video)
     data = compress(net, info, bits or 8, result.rate, learned)  # on the CPU
     write_atomic(output, data)
-    psnr = psnr_of(net.to(cfg.device), video)
-    net.to("cpu")
+    written = load_bitstream(data, os.fspath(output))
+    psnr = psnr_of_file(written, video)  # scored from the bytes, by the standalone decoder
     if in_parts:  # the other processes' groups are only here once quantized
-        psnr_float = psnr
+        psnr_float = None
     coded, names = None, (list(learned) if learned is not None else result.rate.names if result.rate is not None else None)
     if names is not None:  # the coded values of the tensors the loss saw, as the file holds them
-        coded_bytes = load_bitstream(data, os.fspath(output)).coded_bytes  # parsed once, not once a tensor
-        coded = 8 * sum(coded_bytes[n] for n in names)
+        coded = 8 * sum(written.coded_bytes[n] for n in names)
     return EncodeResult(os.fspath(output), model, net.num_stored_parameters(), len(data),
                         info.bpp(len(data)), psnr, psnr_float,
-                        time.perf_counter() - began, result, info, quality, estimated, coded, target_bpp, processes)
+                        time.perf_counter() - began, result, info, quality, estimated, coded, target_bpp, processes,
+                        frames_sha256(video.frames))
 
 
 def encode(source: str | os.PathLike, output: str | os.PathLike, *,

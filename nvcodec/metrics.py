@@ -5,6 +5,7 @@ PSNR-YUV is (6 Y + U + V) / 8 on yuv420p planes (the video-coding convention).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Optional, Sequence
 
@@ -29,6 +30,18 @@ def frame_psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     mse = np.mean(diff * diff, axis=1)
     with np.errstate(divide="ignore"):
         return np.where(mse == 0, np.inf, 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12)))
+
+
+def frames_sha256(frames: np.ndarray, chunk: int = 16) -> str:
+    """SHA-256 of uint8 frames (T, ...) as C-ordered bytes, hashed ``chunk`` frames at a time (a
+    memory-mapped video is not copied whole): the fingerprint of the reference a score is taken
+    against, so that two machines can tell whether they scored against the same frames."""
+    if frames.dtype != np.uint8:
+        raise ValueError(f"frames are {frames.dtype}, not uint8")
+    digest = hashlib.sha256()
+    for start in range(0, len(frames), chunk):
+        digest.update(np.ascontiguousarray(frames[start:start + chunk]).data)
+    return digest.hexdigest()
 
 
 def psnr_rgb(a: np.ndarray, b: np.ndarray) -> float:

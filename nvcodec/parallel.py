@@ -102,20 +102,24 @@ def same_start(params: list[torch.Tensor], procs: Processes) -> None:
 def sum_gradients(params: Iterable[torch.Tensor], procs: Processes) -> None:
     """Each gradient summed over the processes, in one message. A missing gradient counts as
     zeros, and stays missing where it was missing everywhere (the optimizer then skips that
-    parameter, as one process would: a stage that does not run yet, say)."""
+    parameter, as one process would: a stage that does not run yet, say). Whether it was missing
+    everywhere travels in the message (a count of the processes that had it), so a gradient of
+    zeros is not mistaken for a missing one and every process steps the same parameters."""
     if procs.size == 1:
         return
     params = list(params)  # (one process: not even listed, on every step's path)
     if not params:
         return
-    missing = [p.grad is None for p in params]
+    present = torch.tensor([float(p.grad is not None) for p in params], dtype=params[0].dtype,
+                           device=params[0].device)
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in params])  # logical order, whatever each one's layout
+    flat = torch.cat([*(p.grad.reshape(-1) for p in params), present])  # logical order, whatever each one's layout
     dist.all_reduce(flat)
-    for p, g, absent in zip(params, flat.split([p.numel() for p in params]), missing):
-        if absent and not g.any():
+    *grads, had = flat.split([*(p.numel() for p in params), len(params)])
+    for p, g, anywhere in zip(params, grads, had.tolist()):
+        if anywhere == 0:
             p.grad = None
         else:
             p.grad.copy_(g.view(p.shape))

@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import SAMPLE_CLIPS, Video, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_rgb
-from .metrics import bd_rate, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
+from .metrics import bd_rate, frames_sha256, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
 from .provenance import provenance
 
 #: The CPU sizes of docs/benchmark.md for the bundled clips; other inputs are used at their own size.
@@ -315,6 +315,7 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
     for clip in clips:
         video = read_video(clip.source, frames=clip.frames, size=clip.size, keep_yuv=True)
         info = video.info
+        reference = frames_sha256(video.frames)  # what every point of the clip is scored against
         base_setup = {"clip": clip.source, "size": [info.width, info.height], "frames": info.frames,
                       "first_frame": clip.frames[0] if clip.frames else 0}
         notes = []
@@ -375,7 +376,7 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
         mine = list(enumerate(jobs))[procs.rank::procs.size]
         done = []
         for i, (f, knob, job) in tqdm(mine, desc=clip.label, unit="point", disable=quiet):
-            point = {**job(), "commit": commit}
+            point = {**job(), "commit": commit, "reference-sha256": reference}
             done.append((i, point))
             if procs.main:  # the others' points come at the clip's end
                 f.add(point)

@@ -67,12 +67,14 @@ def _sum_in_process(rank: int, init: str, out: str) -> None:
     from nvcodec import parallel
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
-    a, b, c = (torch.zeros(2, 3, requires_grad=True) for _ in range(3))
+    a, b, c, d = (torch.zeros(2, 3, requires_grad=True) for _ in range(4))
     a.grad = torch.full((2, 3), rank + 1.0)  # both have it
     if rank == 1:
         c.grad = torch.ones(2, 3)  # only one has it (a process with no frames in a step)
-    parallel.sum_gradients([a, b, c], parallel.Processes(rank, 2))
-    torch.save({"a": a.grad, "b": b.grad, "c": c.grad}, f"{out}.{rank}")
+    if rank == 0:
+        d.grad = torch.zeros(2, 3)  # one has a gradient of zeros, the other none: present, not missing
+    parallel.sum_gradients([a, b, c, d], parallel.Processes(rank, 2))
+    torch.save({"a": a.grad, "b": b.grad, "c": c.grad, "d": d.grad}, f"{out}.{rank}")
     dist.destroy_process_group()
 
 
@@ -86,3 +88,4 @@ def test_gradients_are_summed_and_missing_ones_stay_missing(tmp_path):
         assert torch.equal(g["a"], torch.full((2, 3), 3.0))
         assert g["b"] is None  # missing everywhere: the optimizer skips it, as in one process
         assert torch.equal(g["c"], torch.ones(2, 3))
+        assert g["d"] is not None and torch.equal(g["d"], torch.zeros(2, 3))  # every process steps it

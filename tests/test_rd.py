@@ -2,6 +2,7 @@
 resuming, BD-rate tables and the command line."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -89,6 +90,9 @@ def test_results_files_have_compressai_shape_and_resume(tmp_path, tiny_clip, mon
         assert {"commit", "dirty", "versions", "machine", "command", "date"} <= set(prov)
         assert prov["command"] == "test" and {"torch", "av", "constriction", "numpy"} <= set(prov["versions"])
         assert all(c is not None for c in results["commit"])
+        # every point names the reference frames it was scored against
+        want = hashlib.sha256(read_video(tiny_clip).frames.tobytes()).hexdigest()
+        assert results["reference-sha256"] == [want, want]
     ours = json.loads((clip_dir / "nvcodec-nerv-1s.json").read_text())
     assert ours["meta"]["budget"] == "1 s wall time per point"
     assert "too small for MS-SSIM" in ours["meta"]["notes"][0]
