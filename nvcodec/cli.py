@@ -61,14 +61,17 @@ def parse_memory(text: str) -> int:
 
 def _arguments() -> argparse.ArgumentParser:
     from .bitstream import COLORSPACES
+    from .io import MATRICES, RANGES
     from .models import REGISTRY
+    from .rawyuv import PIX_FMTS as RAW_PIX_FMTS
     from .rd import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_QUALITIES, DEFAULT_RATES
 
     parser = argparse.ArgumentParser(prog="nvcodec", description="Neural video compression with implicit neural representations.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     enc = sub.add_parser("encode", help="compress a video into one .nvc file")
-    enc.add_argument("input", help="a video file, a folder of PNGs, or a bundled clip: bunny, bikes, carphone")
+    enc.add_argument("input", help="a video file, a raw .yuv file, a folder of PNGs, or a bundled clip: bunny, bikes, "
+                     "carphone")
     enc.add_argument("-o", "--output", required=True, help="the .nvc file to write")
     enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: nerv)")
     enc.add_argument("--quality", type=int, default=None, metavar="N",
@@ -90,6 +93,18 @@ def _arguments() -> argparse.ArgumentParser:
                      help="instead of --quality: fit in float, then quantize to this many bits (2..16; the earlier path)")
     enc.add_argument("--size", default=None, help="resize first, e.g. 320x180 (area resampling)")
     enc.add_argument("--frames", default=None, help="encode frames START:STOP only")
+    raw = enc.add_argument_group("raw .yuv input (where the name, e.g. Beauty_1920x1080_120fps_420_8bit_YUV.yuv, "
+                                 "does not say; an option wins over the name, but not over its bit depth)")
+    raw.add_argument("--input-size", default=None, metavar="WxH", help="frame size of a raw .yuv file, e.g. 1920x1080")
+    raw.add_argument("--input-fps", default=None, metavar="FPS",
+                     help="frame rate of a raw .yuv file, e.g. 50, 29.97 or 30000/1001 (default: the name's, else 25)")
+    raw.add_argument("--pix-fmt", default=None, choices=sorted(RAW_PIX_FMTS), metavar="FMT",
+                     help=f"pixel format of a raw .yuv file: {', '.join(RAW_PIX_FMTS)} (default: the name's _420_ / "
+                          "_10bit_, else yuv420p); above 8 bits it is converted to 8-bit RGB, as 10-bit videos are")
+    raw.add_argument("--input-matrix", default=None, choices=MATRICES,
+                     help="colour matrix of a raw .yuv file (default: bt709 for 720 lines and more, bt601 below)")
+    raw.add_argument("--input-range", default=None, choices=RANGES,
+                     help="sample range of a raw .yuv file: tv (limited, the default) or pc (full)")
     enc.add_argument("--lr", type=float, default=None, help="peak learning rate")
     enc.add_argument("--loss", choices=("mse", "l1ssim"), default=None, help="fitting loss")
     enc.add_argument("--batch-size", type=int, default=None)
@@ -106,9 +121,13 @@ def _arguments() -> argparse.ArgumentParser:
 
     dec = sub.add_parser("decode", help="turn a .nvc file back into a video")
     dec.add_argument("input", help="the .nvc file")
-    dec.add_argument("-o", "--output", required=True, help="out.mp4, out.mkv, out.y4m, or a folder for PNGs")
+    dec.add_argument("-o", "--output", required=True,
+                     help="out.mp4, out.mkv, out.y4m, out.yuv (raw planar, true size), or a folder for PNGs")
     dec.add_argument("--frames", default=None, help="decode frames START:STOP only (others are not rendered)")
     dec.add_argument("--lossless", action="store_true", help="lossless H.264 RGB instead of CRF 12")
+    dec.add_argument("--pix-fmt", default=None, choices=sorted(RAW_PIX_FMTS), metavar="FMT",
+                     help=f"a .yuv output's pixel format: {', '.join(RAW_PIX_FMTS)} (default yuv420p; odd sizes "
+                          "get chroma planes of ceil(W/2) x ceil(H/2), as FFmpeg's)")
     dec.add_argument("--batch-size", type=int, default=None,
                      help="frames handed to the writer at once (default: by memory); never changes a frame")
     dec.add_argument("--max-memory", type=parse_memory, default=None, metavar="SIZE",
@@ -175,8 +194,12 @@ def cmd_encode(args) -> int:
     from .encoder import DEFAULT_MODEL, check_output, encode_video
     from .fit import FitConfig
     from .io import parse_frames, parse_size, read_video
+    from .rawyuv import RawOptions, parse_fps
 
     output = check_output(args.output)
+    raw = RawOptions(parse_size(args.input_size) if args.input_size else None,
+                     parse_fps(args.input_fps) if args.input_fps else None, args.pix_fmt, args.input_matrix,
+                     args.input_range)
     frames = parse_frames(args.frames) if args.frames else None
     size = parse_size(args.size) if args.size else None
     budget = args.time_budget if args.time_budget or args.epochs else parse_duration("2m")
@@ -197,13 +220,14 @@ def cmd_encode(args) -> int:
             raise InputError(f"--group-size is for --model nirvana, not {model}")
         model_options["group_size"] = args.group_size
     procs = parallel.current()
-    video = read_video(args.input, frames=frames, size=size, keep_yuv=args.colorspace == "yuv420")
+    video = read_video(args.input, frames=frames, size=size, keep_yuv=args.colorspace == "yuv420", raw=raw)
     target_bpp = args.target_bpp
     if args.target_size is not None:
         target_bpp = video.info.bpp(args.target_size)
     if not args.quiet and procs.main:
         i = video.info
         print(f"read {args.input}: {i.width}x{i.height}, {i.frames} frames at {float(i.fps):.3f} fps"
+              + (f" ({video.note})" if video.note else "")
               + (f"; {procs.size} processes" if procs.size > 1 else ""), file=sys.stderr)
     try:
         result = encode_video(video, output, model=model, params=args.params, quality=args.quality,
@@ -252,9 +276,10 @@ def cmd_decode(args) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size {args.batch_size}: must be at least 1")
     result = decode(args.input, args.output, frames=frames, batch_size=args.batch_size,
-                    lossless=args.lossless, quiet=args.quiet, max_memory=args.max_memory)
+                    lossless=args.lossless, quiet=args.quiet, max_memory=args.max_memory, pix_fmt=args.pix_fmt)
     if not args.quiet:
-        print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.2f} s ({result.fps:.1f} fps)")
+        print(f"wrote {result.output}: {result.frames} frames in {result.seconds:.2f} s ({result.fps:.1f} fps)"
+              + (f", {result.format}" if result.format else ""))
     return 0
 
 

@@ -298,16 +298,21 @@ class DecodeResult:
     frames: int
     seconds: float
     fps: float
+    #: a raw .yuv output: its format, as FFmpeg's options spell it (nothing in the file says it)
+    format: Optional[str] = None
 
 
 def decode(source: str | os.PathLike, output: str | os.PathLike, *,
            frames: Optional[tuple[int, Optional[int]]] = None, batch_size: Optional[int] = None,
-           lossless: bool = False, quiet: bool = True, max_memory: Optional[int] = None) -> DecodeResult:
-    """Decode a .nvc file to a video file (.mp4/.mkv/.y4m) or a folder of PNGs, atomically.
+           lossless: bool = False, quiet: bool = True, max_memory: Optional[int] = None,
+           pix_fmt: Optional[str] = None) -> DecodeResult:
+    """Decode a .nvc file to a video file (.mp4/.mkv/.y4m), a raw .yuv file or a folder of PNGs,
+    atomically, streaming (memory does not grow with the frames).
 
     ``frames`` = (start, stop) renders only those frames; ``batch_size`` frames go to the writer
     at once (the bytes of a frame do not depend on it); ``max_memory`` (bytes) overrides the
-    memory limit the file's needs are checked against.
+    memory limit the file's needs are checked against; ``pix_fmt``: a .yuv output's pixel
+    format (rawyuv.PIX_FMTS; default yuv420p).
     """
     from tqdm.auto import tqdm
 
@@ -315,13 +320,19 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
     stream = load_bitstream(source, max_memory=max_memory, frames=frames)
     indices = frame_indices(stream.info, frames, stream.path)
     planes = stream.info.colorspace == "yuv420"  # written as they are, not through RGB
-    with VideoWriter(output, dataclasses.replace(stream.info, frames=len(indices)), lossless=lossless) as writer, \
+    with VideoWriter(output, dataclasses.replace(stream.info, frames=len(indices)), lossless=lossless,
+                     pix_fmt=pix_fmt) as writer, \
             tqdm(total=len(indices), disable=quiet, unit="frame", desc="decode") as bar:
         for batch in _rendered(stream, indices, batch_size, planes):
             writer.write_yuv420(*batch) if planes else writer.write(batch)
             bar.update(len(batch[0] if planes else batch))
     seconds = time.perf_counter() - began
-    return DecodeResult(os.fspath(output), len(indices), seconds, len(indices) / seconds)
+    described = None
+    if writer.kind == "yuv":
+        from .rawyuv import describe_output
+
+        described = describe_output(stream.info.width, stream.info.height, stream.info.fps, writer.pix_fmt)
+    return DecodeResult(os.fspath(output), len(indices), seconds, len(indices) / seconds, described)
 
 
 def decode_frames(source: str | os.PathLike | bytes, frames: Optional[tuple[int, Optional[int]]] = None,

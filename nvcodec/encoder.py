@@ -18,7 +18,8 @@ from .decoder import Bitstream, load_bitstream, render
 from .entropy import QuantizedArray, pack_tensors, scale_count
 from .errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
-from .io import Video, VideoInfo, check_writable, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_444
+from .io import (Video, VideoInfo, as_tensor, check_writable, read_video, rgb_frames_to_yuv420, write_atomic,
+                 yuv420_to_444)
 from .metrics import frame_psnr, frames_sha256
 from .models import INR, model_class
 from .quant import dequantize_tensors, quantize_tensors
@@ -260,7 +261,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     if result.rate is not None:
         result.rate.to("cpu")
     with torch.no_grad():
-        net.prepare_storage(torch.from_numpy(targets))
+        net.prepare_storage(as_tensor(targets))  # LazyFrames stay lazy
     estimated = result.rate.bits(net) if result.rate is not None else None
     learned, processes = None, None
     if in_parts:  # rank 0 gathers the integers every process learned

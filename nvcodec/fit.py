@@ -24,6 +24,7 @@ from . import parallel
 from .bitstream import COLORSPACES
 from .decoder import chroma_average
 from .errors import InputError
+from .io import as_tensor
 from .metrics import psnr_from_mse, ssim_torch
 from .models import INR, Stage
 from .optim import OPTIMIZERS, make_optimizer
@@ -234,7 +235,7 @@ def fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
 def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
          on_epoch: Optional[Callable[[int, dict], None]]) -> FitResult:
     device = torch.device(cfg.device)
-    frames = torch.as_tensor(frames)
+    frames = as_tensor(frames)  # LazyFrames (a raw file's) stay lazy: to_batch converts a batch at a time
     n, height, width = frames.shape[0], frames.shape[1], frames.shape[2]
     if frames.device != device:
         frames = frames.to(device)

@@ -1,8 +1,12 @@
-"""Reading and writing video: PyAV containers, y4m, PNG folders, and the bundled sample clips.
+"""Reading and writing video: PyAV containers, y4m, raw planar YUV (rawyuv.py), PNG folders,
+and the bundled sample clips.
 
-Frames are uint8 RGB arrays shaped (frames, height, width, 3). Colour conversion honours the
-source's matrix and range; where the source does not say, HD (height >= 720) is taken as BT.709
-and smaller sizes as BT.601, in limited ("tv") range, as players do.
+Frames are uint8 RGB arrays shaped (frames, height, width, 3) -- or, for a raw YUV file read at its
+own size, a LazyFrames of that shape, whose frames are read and converted as they are asked for.
+Colour conversion honours the source's matrix and range; where the source does not say, HD
+(height >= 720) is taken as BT.709 and smaller sizes as BT.601, in limited ("tv") range, as
+players do. Sources above 8 bits (10-bit y4m, mkv, raw yuv420p10le, ...) become 8-bit RGB
+through swscale, and their yuv420p planes are taken from that RGB.
 """
 from __future__ import annotations
 
@@ -65,11 +69,77 @@ class VideoInfo:
 @dataclass
 class Video:
     """uint8 RGB frames (T, H, W, 3) and their VideoInfo; ``yuv`` holds the yuv420p reference
-    planes (Y, U, V), each (T, h, w), when they were asked for."""
+    planes (Y, U, V), each (T, h, w), when they were asked for. ``frames`` and the planes may be
+    LazyFrames (a raw file read at its own size); ``note`` says how the source was read."""
 
     frames: np.ndarray
     info: VideoInfo
     yuv: Optional[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default=None, repr=False)
+    note: Optional[str] = field(default=None, repr=False)
+
+
+class LazyFrames:
+    """An array of ``count`` frames of ``frame_shape`` made on demand by ``get(i)``: indexed like a
+    numpy array (an int, a slice, a list / array / tensor of indices, then per-frame indices), it
+    returns numpy arrays -- or, after ``.to(device)``, torch tensors on that device, which is what
+    fitting takes (fit.py turns one batch at a time into floats). ``np.asarray`` makes them all."""
+
+    def __init__(self, count: int, frame_shape: tuple[int, ...], dtype, get, device=None):
+        self.shape = (count, *frame_shape)
+        self.dtype = np.dtype(dtype)
+        self._get = get
+        self.device = device
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def to(self, device=None, *args, **kwargs) -> "LazyFrames":
+        import torch
+
+        return LazyFrames(len(self), self.shape[1:], self.dtype, self._get, torch.device(device or "cpu"))
+
+    def __getitem__(self, key):
+        rest = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        one = isinstance(key, (int, np.integer)) or (hasattr(key, "ndim") and key.ndim == 0)
+        if one:
+            index = int(key)
+            index = index + len(self) if index < 0 else index
+            if not 0 <= index < len(self):
+                raise IndexError(f"frame {int(key)} of {len(self)}")
+            out = np.asarray(self._get(index))[rest]
+        else:
+            if isinstance(key, slice):
+                indices = range(*key.indices(len(self)))
+            else:
+                indices = [int(i) for i in (key.tolist() if hasattr(key, "tolist") else key)]
+            parts = [np.asarray(self[i])[rest] for i in indices]  # self[i]: numpy, whatever the device
+            out = np.stack(parts) if parts else np.empty((0, *np.empty(self.shape[1:], self.dtype)[rest].shape),
+                                                         self.dtype)
+        if self.device is None:
+            return out
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(out)).to(self.device)
+
+    def __array__(self, dtype=None, copy=None):
+        out = LazyFrames(len(self), self.shape[1:], self.dtype, self._get)[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def as_tensor(frames):
+    """torch.as_tensor, except that LazyFrames stay lazy (as torch tensors batch by batch)."""
+    import torch
+
+    if isinstance(frames, LazyFrames):
+        return frames if frames.device is not None else frames.to("cpu")
+    return torch.as_tensor(frames)
 
 
 # ---------------------------------------------------------------------------- parsing helpers
@@ -156,6 +226,8 @@ def yuv420_to_444(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """yuv420p planes (..., H, W), (..., ceil(H/2), ceil(W/2)) x2 -> (..., H, W, 3) uint8, each
     chroma sample repeated over its 2x2 block: what yuv420 fitting takes as its target (a 2x2
     average of it gives the planes back exactly, at odd sizes too)."""
+    if isinstance(y, LazyFrames):  # made a frame at a time, as the planes are
+        return LazyFrames(len(y), (*y.shape[1:], 3), np.uint8, lambda i: yuv420_to_444(y[i], u[i], v[i]))
     h, w = y.shape[-2:]
     up = [np.repeat(np.repeat(c, 2, axis=-2), 2, axis=-1)[..., :h, :w] for c in (u, v)]
     return np.stack([y, *up], axis=-1)
@@ -186,17 +258,27 @@ def _to_rgb(frame, matrix: str, range_: str, width=None, height=None) -> np.ndar
 
 # ---------------------------------------------------------------------------- reading
 def read_video(source: str | os.PathLike, *, frames: Optional[tuple[int, Optional[int]]] = None,
-               size: Optional[tuple[int, int]] = None, keep_yuv: bool = False) -> Video:
-    """Read a video file, a y4m file, or a folder of images into uint8 RGB frames.
+               size: Optional[tuple[int, int]] = None, keep_yuv: bool = False, raw=None) -> Video:
+    """Read a video file, a y4m file, a raw .yuv file, or a folder of images into uint8 RGB frames.
 
     ``source`` may also be the name of a bundled clip (``bunny``, ``bikes``, ``carphone``).
     ``frames`` = (start, stop) keeps frames start..stop-1; ``size`` = (width, height) resamples
     (area). With ``keep_yuv`` the yuv420p planes the RGB frames came from are kept as well.
+    ``raw`` (rawyuv.RawOptions): a raw file's size, rate, pixel format and colour, where its name
+    does not say them or says them wrong; refused for any other input.
     """
+    from . import rawyuv
+
     path = resolve_input(source)
     start, stop = frames if frames is not None else (0, None)
+    given = raw.given() if raw is not None else []
+    if given and (path.is_dir() or not rawyuv.is_raw(path)):
+        raise InputError(f"{path}: {', '.join(given)} {'is' if len(given) == 1 else 'are'} for raw .yuv files; "
+                         "this one says its own format: drop " + ("it" if len(given) == 1 else "them"))
     if path.is_dir():
         video = _read_image_folder(path, start, stop, size, keep_yuv)
+    elif rawyuv.is_raw(path):
+        video = _read_raw(path, start, stop, size, keep_yuv, raw)
     else:
         video = _read_container(path, start, stop, size, keep_yuv)
     if video.info.frames == 0:
@@ -254,6 +336,55 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
     if frames is not None and len(rgb) == len(frames):
         return Video(frames, info, yuv)
     return Video(np.stack(rgb), info, yuv)
+
+
+def _read_raw(path: Path, start: int, stop: Optional[int], size, keep_yuv: bool, options) -> Video:
+    """A raw planar YUV file (rawyuv.py). At its own size the frames stay in the file: a
+    LazyFrames reads and converts each as it is asked for (an epoch of fitting over a 1080p x 600
+    file holds a batch, not 3.7 GB of RGB). Resized, they are converted once, into one array.
+    Conversion is the containers' (_convert_frame): a raw file reads as the same planes in a y4m."""
+    from . import rawyuv
+
+    fmt = rawyuv.format_for(path, options)
+    reader = rawyuv.RawReader(path, fmt)
+    stop = reader.frames if stop is None else min(stop, reader.frames)
+    count = max(stop - start, 0)
+    width, height = size if size is not None else (fmt.width, fmt.height)
+    info = VideoInfo(width, height, count, fmt.fps, fmt.matrix, fmt.range)
+    note = fmt.describe()
+    direct = fmt.pix_fmt == "yuv420p"  # its planes are the reference planes as they are
+    if (width, height) != (fmt.width, fmt.height):
+        rgb = np.empty((count, height, width, 3), np.uint8)
+        planes = [np.empty((count, *s), np.uint8) for s in ((height, width), ((height + 1) // 2, (width + 1) // 2),
+                                                             ((height + 1) // 2, (width + 1) // 2))] if keep_yuv else None
+        for i in range(count):
+            image, yuv = _convert_frame(reader.frame(start + i), info, keep_yuv)
+            rgb[i] = image
+            for k in range(3 if keep_yuv else 0):
+                planes[k][i] = yuv[k]
+        return Video(rgb, info, tuple(planes) if keep_yuv else None, note)
+
+    def rgb_of(i: int) -> np.ndarray:
+        if direct:
+            return yuv420_to_rgb(*reader.planes(start + i), fmt.matrix, fmt.range)
+        return _convert_frame(reader.frame(start + i), info, False)[0]
+
+    frames = LazyFrames(count, (height, width, 3), np.uint8, rgb_of)
+    yuv = None
+    if keep_yuv:
+        last: dict[int, tuple] = {}
+
+        def planes_of(i: int) -> tuple:  # above 8 bits or not 4:2:0: from the RGB, as for any such source
+            if direct:
+                return reader.planes(start + i)
+            if i not in last:
+                last.clear()
+                last[i] = rgb_to_yuv420(rgb_of(i), fmt.matrix, fmt.range)
+            return last[i]
+
+        shapes = ((height, width), ((height + 1) // 2, (width + 1) // 2), ((height + 1) // 2, (width + 1) // 2))
+        yuv = tuple(LazyFrames(count, shapes[k], np.uint8, lambda i, k=k: planes_of(i)[k]) for k in range(3))
+    return Video(frames, info, yuv, note)
 
 
 def _preallocate(path: Path, declared: Optional[int], start: int, stop: Optional[int],
@@ -340,16 +471,19 @@ def resize_rgb(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- writing
 def output_kind(path: str | os.PathLike) -> str:
-    """'mp4' (any container FFmpeg writes: .mp4 .mkv .mov .avi), 'y4m', or 'png' (a folder)."""
+    """'mp4' (any container FFmpeg writes: .mp4 .mkv .mov .avi), 'y4m', 'yuv' (raw planar YUV), or
+    'png' (a folder)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".y4m":
         return "y4m"
+    if suffix == ".yuv":
+        return "yuv"
     if suffix in (".mp4", ".mkv", ".mov", ".avi", ".webm"):
         return "mp4"
     if suffix == "" or os.fspath(path).endswith(os.sep) or p.is_dir():
         return "png"
-    raise OutputError(f"{p}: unknown output type {suffix!r}; use .mp4, .mkv, .y4m or a folder name")
+    raise OutputError(f"{p}: unknown output type {suffix!r}; use .mp4, .mkv, .y4m, .yuv or a folder name")
 
 
 class VideoWriter:
@@ -358,15 +492,25 @@ class VideoWriter:
     If anything fails before :meth:`close`, the temporary output is removed and ``path`` keeps
     whatever it held before. mp4 is H.264 yuv420p at CRF 12 by default (yuv444p for odd sizes,
     which 4:2:0 cannot hold); ``lossless`` writes H.264 RGB at QP 0. y4m is yuv444p so that
-    odd sizes and colour survive. A folder gets one PNG per frame (frame_00000.png, ...).
+    odd sizes and colour survive. A folder gets one PNG per frame (frame_00000.png, ...). A .yuv
+    file is raw planar ``pix_fmt`` (default yuv420p, 8 bits) at the true size, chroma planes
+    ceil(W/2) x ceil(H/2) at odd sizes, as FFmpeg lays them out (rawyuv.RawWriter).
     """
 
     def __init__(self, path: str | os.PathLike, info: VideoInfo, *, lossless: bool = False,
-                 crf: int = 12):
+                 crf: int = 12, pix_fmt: Optional[str] = None):
+        from . import rawyuv
+
         self.path = Path(path)
         self.info = info
         self.kind = output_kind(path)
         self.count = 0
+        if pix_fmt is not None and self.kind != "yuv":
+            raise OutputError(f"{self.path}: --pix-fmt is for raw .yuv outputs; drop it or write a .yuv file")
+        if self.kind == "yuv" and (pix_fmt or "yuv420p") not in rawyuv.PIX_FMTS:
+            raise OutputError(f"{self.path}: --pix-fmt {pix_fmt!r}: a .yuv file is written as one of "
+                              f"{', '.join(rawyuv.PIX_FMTS)}")
+        self.pix_fmt = (pix_fmt or "yuv420p") if self.kind == "yuv" else None
         parent = check_writable(self.path)
         if self.kind == "png" and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise OutputError(f"{self.path}: exists and is not an empty folder; choose a new folder name")
@@ -381,8 +525,14 @@ class VideoWriter:
     def _open_container(self, lossless: bool, crf: int) -> None:
         import av
 
+        from .rawyuv import RawWriter
+
         info = self.info
         odd = info.width % 2 or info.height % 2
+        if self.kind == "yuv":
+            self.container = open(self.tmp, "wb")
+            self.raw = RawWriter(self.container, self.pix_fmt, info.matrix, info.range)
+            return
         if self.kind == "y4m":
             self.container = av.open(str(self.tmp), "w", format="yuv4mpegpipe")
             self.stream = self.container.add_stream("rawvideo", rate=info.fps)
@@ -412,6 +562,8 @@ class VideoWriter:
                 from PIL import Image
 
                 Image.fromarray(image).save(self.tmp / f"frame_{self.count:05d}.png")
+            elif self.kind == "yuv":
+                self.raw.write_rgb(image)
             else:
                 self._encode(image)
             self.count += 1
@@ -422,6 +574,10 @@ class VideoWriter:
         import av
 
         for i in range(len(y)):
+            if self.kind == "yuv":
+                self.raw.write_yuv420(y[i], u[i], v[i])
+                self.count += 1
+                continue
             if self.kind == "png" or self.stream.pix_fmt != "yuv420p":
                 self.write(yuv420_to_rgb(y[i], u[i], v[i], self.info.matrix, self.info.range))
                 continue
@@ -445,7 +601,11 @@ class VideoWriter:
             self.container.mux(packet)
 
     def close(self) -> None:
-        if self.kind != "png":
+        if self.kind == "yuv":
+            self.container.flush()
+            os.fsync(self.container.fileno())
+            self.container.close()
+        elif self.kind != "png":
             for packet in self.stream.encode():
                 self.container.mux(packet)
             self.container.close()
