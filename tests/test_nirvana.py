@@ -220,3 +220,111 @@ def test_torchrun_two_processes_write_one_file(tmp_path, tiny_clip):
     run = torchrun("encode", tiny_clip, "--model", "nirvana", "--group-size", "6", "--epochs", "1",
                     "-o", str(out), "--quiet", cwd=tmp_path)
     assert run.returncode != 0 and "2 processes for 1 groups" in run.stderr and not out.exists()
+
+
+# ---------------------------------------------------------------- the decoder's cache of chain sums
+def _chain_sum(model: NIRVANA, g: int, layer: str) -> torch.Tensor:
+    """Group g's layer summed here, independently of layer_weights: its key, then each residual in turn."""
+    key = max(k for k in model.config["keys"] if k <= g)
+    w = getattr(model, f"g{key}_{layer}").detach().clone()
+    for j in range(key + 1, g + 1):
+        w = w + getattr(model, f"g{j}_{layer}").detach()
+    return w
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().view(torch.int32)
+
+
+def _long_chain_file(frames: int = 36, key_every: int = 0) -> bytes:
+    """A 16x16 file of groups of 3 with random residuals (not fitted), written by the encoder's compress()."""
+    from nvcodec.encoder import compress
+    from nvcodec.io import VideoInfo
+    torch.manual_seed(3)
+    model = NIRVANA(NIRVANA.configure(16, 16, frames, 2000, group_size=3, key_every=key_every))
+    with torch.no_grad():
+        for g in range(model.num_groups):
+            if g not in model.config["keys"]:
+                for name in model.names(g):
+                    getattr(model, name).normal_(0, 0.05)
+    return compress(model, VideoInfo(16, 16, frames), bits=8)
+
+
+class _CountChainAdds(torch.overrides.TorchFunctionMode):
+    """Counts additions of two flat layers (1, n): the chain sums' additions, not rendering's."""
+
+    def __init__(self):
+        super().__init__()
+        self.adds = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.add, torch.Tensor.__add__, torch.add) and len(args) == 2 \
+                and all(torch.is_tensor(a) and a.dim() == 2 and a.shape[0] == 1 for a in args):
+            self.adds += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_cached_chain_sums_are_the_uncached_sums_bit_for_bit():
+    model = NIRVANA(NIRVANA.configure(16, 16, 40, 2000, group_size=2, key_every=7))  # 20 groups, keys 0, 7, 14
+    assert model.config["keys"] == [0, 7, 14]
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # residuals of mixed magnitudes, so that the order of the additions shows in the bits
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 10.0 ** torch.randint(-6, 1, p.shape, generator=gen))
+    model.cache_chains = True
+    order = [*range(20), 5, 5, 19, 3, 14, 13, 0, 8, 6, 7, 12, 1, 19]
+    with torch.no_grad():
+        for g in order:
+            for layer in ("mlp1", "mlp2", "frame", "conv1", "conv2"):
+                assert torch.equal(_bits(model.layer_weights(g, layer)), _bits(_chain_sum(model, g, layer)))
+        # the test tells orders apart: the chain summed from its far end differs in some bits
+        layer = "mlp2"
+        backwards = getattr(model, f"g6_{layer}").clone()
+        for j in range(5, -1, -1):
+            backwards = backwards + getattr(model, f"g{j}_{layer}")
+        assert not torch.equal(_bits(backwards), _bits(_chain_sum(model, 6, layer)))
+    # with gradients (a fit) nothing is cached: the graph reaches every residual back to the key
+    model.zero_grad()
+    model.layer_weights(5, "conv1").sum().backward()
+    assert all(torch.equal(getattr(model, f"g{j}_conv1").grad, torch.ones_like(model.g0_conv1)) for j in range(6))
+    assert model.g6_conv1.grad is None
+
+
+def test_decode_sums_each_chain_once_and_gives_the_uncached_frames():
+    from nvcodec.decoder import render
+    data = _long_chain_file(36)  # 12 groups, one key: a chain of 11 residuals
+    stream = load_bitstream(data)
+    assert stream.model.cache_chains and stream.model.config["keys"] == [0]
+    with _CountChainAdds() as count:
+        full = decode_frames(data)
+    assert full.shape == (36, 16, 16, 3)
+    assert count.adds == 5 * 11  # one addition a layer a residual group (uncached: 5 * (0+0+0 + 1+1+1 + ... + 11*3))
+    stream.model.cache_chains = False
+    with _CountChainAdds() as count:
+        uncached = np.concatenate(list(render(stream.model, stream.info, list(range(36)))))
+    assert count.adds == 5 * 3 * sum(range(12))
+    assert np.array_equal(uncached, full)
+    with torch.no_grad():  # every group's layers, cached as a decode walks them, are the sums bit for bit
+        fresh = load_bitstream(data).model
+        for g in range(12):
+            for layer in ("mlp1", "conv2"):
+                assert torch.equal(_bits(fresh.layer_weights(g, layer)), _bits(_chain_sum(fresh, g, layer)))
+
+
+def test_random_access_gives_the_full_decodes_bytes(tmp_path):
+    from nvcodec.cli import main
+    data = _long_chain_file(36, key_every=5)  # keys 0 and 5: ranges inside and across chains
+    full = decode_frames(data)
+    for a, b in ((0, 36), (20, 21), (16, 30), (14, 16), (35, 36), (2, 17)):
+        assert np.array_equal(decode_frames(data, frames=(a, b)), full[a:b]), (a, b)
+    stream = load_bitstream(data)  # decoding out of order (cache restarting from a key) changes nothing
+    from nvcodec.decoder import render
+    shuffled = [31, 4, 5, 30, 17, 0, 35, 16, 15]
+    got = np.concatenate(list(render(stream.model, stream.info, shuffled, 1)))
+    assert np.array_equal(got, full[shuffled])
+    path = tmp_path / "chain.nvc"
+    path.write_bytes(data)
+    assert main(["decode", str(path), "-o", str(tmp_path / "all.y4m"), "--quiet"]) == 0
+    assert main(["decode", str(path), "-o", str(tmp_path / "part.y4m"), "--frames", "13:29", "--quiet"]) == 0
+    frames_of = lambda p: p.read_bytes().split(b"FRAME\n")[1:]  # noqa: E731
+    assert frames_of(tmp_path / "part.y4m") == frames_of(tmp_path / "all.y4m")[13:29]
