@@ -124,7 +124,7 @@ def _fixed_fresh_memory(byte: int = 0x55) -> Iterator[None]:
     """Fill fresh heap memory with one fixed byte while the encoder runs (glibc's M_PERTURB).
 
     At heights that are not a multiple of 16, libx264's AVX-512 code reads heap memory nobody
-    wrote (bench/x264_determinism.py: the size follows MALLOC_PERTURB_'s byte with AVX-512, and
+    wrote (bench/studies/2026-11-26-x264-determinism/x264_determinism.py: the size follows MALLOC_PERTURB_'s byte with AVX-512, and
     does not with x264's assembly limited to AVX2 or turned off), so a CRF point's size varied
     by up to ~0.3 % between runs. With fresh memory always the same byte the encode is
     reproducible; elsewhere than glibc nothing is changed."""

@@ -39,7 +39,7 @@ class FitConfig:
     lr: Optional[float] = None  # None: the model's (INR.learning_rate; 5e-3 for NeRV)
     betas: tuple[float, float] = (0.9, 0.999)
     #: "adam", or "muon": the weight matrices stepped by Muon at ``muon_lr``, the rest by Adam
-    #: (optim.py; 5e-3 screened best, bench/results/optimizer-screen-*.json; Adam won overall)
+    #: (optim.py; 5e-3 screened best, bench/studies/2026-11-26-optimizer-screen/; Adam won overall)
     optimizer: str = "adam"
     muon_lr: float = 5e-3
     warmup: float = 0.1
@@ -57,7 +57,7 @@ class FitConfig:
     rate_lambda: Optional[float] = None
     #: the training plan of rate-aware fitting, as shares of the budget: float until quant_start,
     #: soft rounding plus noise (annealed) until hard_start, then hard rounding (straight-through);
-    #: 0.6 rather than 0.3: +0.2 dB on bikes, +0.09 on bunny at 0.05 bpp (bench/quant_start.py)
+    #: 0.6 rather than 0.3: +0.2 dB on bikes, +0.09 on bunny at 0.05 bpp (bench/studies/2026-11-26-quant-start/)
     quant_start: float = 0.6
     hard_start: float = 0.92
     step_lr: float = 10.0  # the learning rate of the quantization steps (log scale), relative to lr
@@ -204,7 +204,7 @@ def distortion(colorspace: str, out: torch.Tensor, target: torch.Tensor) -> torc
     averages back exactly), but with the gradient of PSNR-YUV, (6 PSNR_Y + PSNR_U + PSNR_V) / 8:
     each plane's MSE weighted by its share over its own size. Weighted as plain MSEs, U and V,
     whose errors are ~10x smaller than Y's, were neglected: Y +0.3..+0.6 dB, U and V -1.6..-3.3 dB,
-    PSNR-YUV -0.3..-0.6 dB against fitting RGB (bench/results/yuv420-mse-weights.json)."""
+    PSNR-YUV -0.3..-0.6 dB against fitting RGB (bench/studies/2026-11-26-yuv420/yuv420-mse-weights.json)."""
     if colorspace == "rgb":
         return F.mse_loss(out, target)
     diff = (out - target).contiguous()  # averaging is linear: the chroma of the difference is the difference of the chromas

@@ -95,7 +95,7 @@ print(hashlib.sha256(encode_yuv(read_video(sys.argv[1], keep_yuv=True), "libx264
 
 def test_x264_is_reproducible_at_heights_not_multiple_of_16(tmp_path):
     """x264 reads heap memory it never wrote at such heights (its AVX-512 code; see
-    bench/x264_determinism.py): whatever the allocator holds, the stream must be the same."""
+    bench/studies/2026-11-26-x264-determinism/x264_determinism.py): whatever the allocator holds, the stream must be the same."""
     path = tmp_path / "h40.mp4"
     video = make_video(64, 40, 12, seed=1)
     write_video(path, video.frames, video.info, lossless=True)
