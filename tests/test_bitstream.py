@@ -1,12 +1,11 @@
 """The container: round trip, and every kind of damage ends in one BitstreamError."""
 import json
 import struct
-import zlib
 
 import numpy as np
 import pytest
 
-from nvcodec.bitstream import LIMITS, MAGIC, read_container, write_container
+from nvcodec.bitstream import LIMITS, read_container, write_container
 from nvcodec.decoder import load_bitstream
 from nvcodec.errors import BitstreamError
 from nvcfile import nvc

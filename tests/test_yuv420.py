@@ -1,6 +1,5 @@
 """Native yuv420 fitting (--colorspace yuv420): Y at full resolution, U and V averaged over 2x2
 blocks, decoded straight to yuv420p planes, at even and odd sizes."""
-import dataclasses
 import json
 import subprocess
 import sys

@@ -54,7 +54,6 @@ def main() -> int:
     report = {"clip": args.clip, "size": size, "budget_s": args.budget, "points": points,
               "bd_rate_pchip_rate_control_vs_8bit": bd, "overlap_db": list(shared) if shared else None,
               "provenance": provenance(" ".join(["python", "bench/studies/2026-11-26-paths-ab/paths_ab.py"] + sys.argv[1:]))}
-    repo = Path(__file__).resolve().parents[3]
     out = Path(args.output or Path(__file__).resolve().parent / args.clip / "paths-ab.json")
     out.write_text(json.dumps(report, indent=1) + "\n")
     return 0

@@ -60,7 +60,7 @@ def fit_half(net, frames: torch.Tensor, seconds: float, lr: float = 5e-3, batch:
     """Fit the half-resolution network for ``seconds`` (Adam, 10 % warm-up, then a constant rate)."""
     keep_freed_memory()
     net.to(memory_format=torch.channels_last).train()
-    n, h, w = frames.shape[0], frames.shape[1], frames.shape[2]
+    n = frames.shape[0]
     params = list(net.parameters()) + ([] if head is None else list(head.parameters()))
     if head is not None:
         head.to(memory_format=torch.channels_last)
