@@ -98,7 +98,7 @@ def _arguments() -> argparse.ArgumentParser:
     raw.add_argument("--input-size", default=None, metavar="WxH", help="frame size of a raw .yuv file, e.g. 1920x1080")
     raw.add_argument("--input-fps", default=None, metavar="FPS",
                      help="frame rate of a raw .yuv file, e.g. 50, 29.97 or 30000/1001 (default: the name's, else 25)")
-    raw.add_argument("--pix-fmt", default=None, choices=sorted(RAW_PIX_FMTS), metavar="FMT",
+    raw.add_argument("--pix-fmt", default=None, metavar="FMT",
                      help=f"pixel format of a raw .yuv file: {', '.join(RAW_PIX_FMTS)} (default: the name's _420_ / "
                           "_10bit_, else yuv420p); above 8 bits it is converted to 8-bit RGB, as 10-bit videos are")
     raw.add_argument("--input-matrix", default=None, choices=MATRICES,
@@ -125,7 +125,7 @@ def _arguments() -> argparse.ArgumentParser:
                      help="out.mp4, out.mkv, out.y4m, out.yuv (raw planar, true size), or a folder for PNGs")
     dec.add_argument("--frames", default=None, help="decode frames START:STOP only (others are not rendered)")
     dec.add_argument("--lossless", action="store_true", help="lossless H.264 RGB instead of CRF 12")
-    dec.add_argument("--pix-fmt", default=None, choices=sorted(RAW_PIX_FMTS), metavar="FMT",
+    dec.add_argument("--pix-fmt", default=None, metavar="FMT",
                      help=f"a .yuv output's pixel format: {', '.join(RAW_PIX_FMTS)} (default yuv420p; odd sizes "
                           "get chroma planes of ceil(W/2) x ceil(H/2), as FFmpeg's)")
     dec.add_argument("--batch-size", type=int, default=None,

@@ -233,7 +233,8 @@ def frame_count(path: str | os.PathLike, fmt: RawFormat) -> int:
     size = os.stat(path).st_size
     if size % fmt.frame_bytes:
         raise InputError(f"{path}: {size} bytes is not a whole number of {fmt.width}x{fmt.height} {fmt.pix_fmt} "
-                         f"frames of {fmt.frame_bytes} bytes ({size / fmt.frame_bytes:.2f} frames); check "
+                         f"frames of {fmt.frame_bytes} bytes ({size // fmt.frame_bytes} frames and {size % fmt.frame_bytes} "
+                         "bytes over); check "
                          "--input-size and --pix-fmt, or the name's _WxH_ and _8bit_/_10bit_")
     return size // fmt.frame_bytes
 
