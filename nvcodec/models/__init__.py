@@ -4,12 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from .base import INR, Stage
+from .hinerv import HiNeRV
 from .hnerv import HNeRV
 from .nerv import NeRV
 from .nervpp import NeRVPP
 from .nirvana import NIRVANA
 
-REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV, HNeRV, NeRVPP, NIRVANA)}
+REGISTRY: dict[str, type[INR]] = {cls.name: cls for cls in (NeRV, HNeRV, NeRVPP, NIRVANA, HiNeRV)}
 
 
 def model_class(name: str) -> type[INR]:

@@ -53,3 +53,23 @@ def frame_encoding(index: torch.Tensor, frames: int, levels: int, base: float) -
     (B, 2 * levels) float32 on index's device."""
     values = fourier_features(index.tolist(), max(frames - 1, 1), base, levels)
     return values.to(index.device)
+
+
+def time_blend(index: torch.Tensor, frames: int, slices: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where frame ``index`` of ``frames`` falls between the ``slices`` time slices of a grid
+    spread evenly over the clip (slice 0 at the first frame, the last at the last): the slice
+    below, ``lo`` (B,) int64, and the weight of the slice above, ``w`` (B,) float32 in [0, 1).
+    Computed in integers (position = index * (slices - 1) / (frames - 1)), so the weights do not
+    depend on the device. ``lo + 1`` is a valid slice wherever ``w > 0`` (one slice: lo 0, w 0)."""
+    if index.device.type == "meta":  # shapes only
+        return torch.zeros_like(index), torch.zeros(len(index), device="meta")
+    span, steps = max(frames - 1, 1), max(slices - 1, 0)
+    lo, w = [], []
+    for i in index.tolist():
+        q, r = divmod(int(i) * steps, span)
+        if q >= steps:  # the last frame sits on the last slice
+            q, r = max(steps - 1, 0), span if steps else 0
+        lo.append(q)
+        w.append(r / span)
+    return (torch.tensor(lo, dtype=torch.int64, device=index.device),
+            torch.tensor(w, dtype=torch.float64).to(torch.float32).to(index.device))

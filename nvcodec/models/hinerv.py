@@ -1,0 +1,218 @@
+"""Feature grids and blocks, HiNeRV's way (Kwan et al., NeurIPS 2023), sized for a CPU.
+
+    frame index -> base grid over time (levels of T_l slices x C_l x h0 x w0, each blended
+    linearly between its two nearest slices) -> 3x3 stem -> stages, each:
+        upsample x s  (NeRV's conv + pixel shuffle + GELU, or a 1x1 conv + bilinear)
+        + local grid  (a learned vector per sub-pixel position of the s x s cell, over time slices:
+                       where in the cell a pixel sits, which convolutions cannot tell)
+        + blocks      (ConvNeXt-style: depthwise 3x3 -> 1x1 to e x C -> GELU -> 1x1, residual;
+                       no LayerNorm: on a CPU it costs as much as a 1x1 layer)
+    -> 1x1 head -> sigmoid -> RGB.
+
+Every grid is a stored tensor: the rate-aware quantizer gives it learned steps (one per time
+slice) and a Laplace rate like any weight. The time blend is computed in integers
+(coords.time_blend), so a file renders the same frames on any machine. Which shape wins on a
+CPU budget was measured, not assumed: ``SHAPES`` names the ones the probe compared
+(bench/studies/2026-12-04-grid-probe/).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import INR, require
+from .blocks import UpsampleBlock, choose_strides, count_params, largest_width
+from .coords import time_blend
+
+PRESETS = {"xs": 100_000, "s": 300_000, "m": 1_000_000}
+UPSAMPLERS = ("shuffle", "bilinear")
+
+#: Shapes compared by the probe. Channels halve from the stem's width c0 (which sizes the model
+#: to its parameter budget) down to ``min_channels``; ``depths``: blocks per stage from the
+#: lowest resolution (a shorter list leaves the last stages without blocks); ``base``: (time
+#: slices per frame of the clip, channels) of each base-grid level; ``local``: (time slices per
+#: frame, channels) of every stage's local grid, whose vectors a 1x1 layer takes to the stage's
+#: width, as HiNeRV's; None: no local grids.
+SHAPES: dict[str, dict[str, Any]] = {
+    # HiNeRV as published, scaled to ~100k: two base levels (the second coarser in time and
+    # wider), bilinear upsampling, local grids at every stage, blocks 3,3,1 with expansion 4
+    "faithful": {"upsample": "bilinear", "depths": [3, 3, 1], "expansion": 4,
+                 "base": [(0.15, 2), (0.075, 4)], "local": (0.25, 4)},
+    # cheaper HiNeRV: one block at each of the two lowest stages, expansion 2, none at full size
+    "cheap": {"upsample": "bilinear", "depths": [1, 1], "expansion": 2,
+              "base": [(0.15, 2), (0.075, 4)], "local": (0.25, 4)},
+    # NeRV's trunk (conv + pixel shuffle + GELU, channels halving) fed by a base grid instead of
+    # NeRV's MLP, plus local grids: parameters where the pixels are, at about NeRV's cost a pixel
+    "nerv-grid": {"upsample": "shuffle", "depths": [], "expansion": 2,
+                  "base": [(0.25, 8)], "local": (0.25, 4)},
+    # the same with one block at the lowest stage
+    "nerv-grid-block": {"upsample": "shuffle", "depths": [1], "expansion": 2,
+                        "base": [(0.25, 8)], "local": (0.25, 4)},
+}
+DEFAULT_SHAPE = "nerv-grid"
+MAX_SLICES = 4096
+
+
+def blend(grid: torch.Tensor, lo: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """grid (T, ...) at the frames' positions: (1 - w) * grid[lo] + w * grid[lo + 1], (B, ...)."""
+    hi = (lo + 1).clamp_max(grid.shape[0] - 1)
+    shape = (-1,) + (1,) * (grid.dim() - 1)
+    return torch.lerp(grid[lo], grid[hi], w.view(shape))
+
+
+def add_to_every_cell(x: torch.Tensor, cell: torch.Tensor) -> torch.Tensor:
+    """x (B, C, H, W) plus cell (B, C, s, s) tiled over its H/s x W/s cells. In channels_last
+    memory (fitting) by broadcasting over a view, without a tiled copy; otherwise by tiling."""
+    n, c, h, w = x.shape
+    s = cell.shape[-1]
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        rows = x.permute(0, 2, 3, 1).view(n, h // s, s, w // s, s, c)
+        out = rows + cell.permute(0, 2, 3, 1)[:, None, :, None, :, :]
+        return out.view(n, h, w, c).permute(0, 3, 1, 2)
+    return x + cell.repeat(1, 1, h // s, w // s)
+
+
+class Block(nn.Module):
+    """Depthwise 3x3 -> 1x1 to ``expansion`` x C -> GELU -> 1x1 back, added to its input."""
+
+    def __init__(self, channels: int, expansion: int):
+        super().__init__()
+        self.dw = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+        self.expand = nn.Conv2d(channels, expansion * channels, 1)
+        self.project = nn.Conv2d(expansion * channels, channels, 1)
+        with torch.no_grad():  # start near the identity, as ConvNeXt's layer scale does
+            self.project.weight.mul_(0.1)
+            self.project.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.project(F.gelu(self.expand(self.dw(x))))
+
+
+class GridStage(nn.Module):
+    """Upsample by ``stride`` to ``c_out`` channels, add the local grid, run the blocks."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, depth: int, expansion: int, upsample: str,
+                 local: Optional[list[int]]):
+        super().__init__()
+        self.stride, self.upsample = stride, upsample
+        if upsample == "shuffle":
+            self.up = UpsampleBlock(c_in, c_out, stride)
+        else:
+            self.up = nn.Conv2d(c_in, c_out, 1)
+        self.local, self.local_proj = None, None
+        if local:  # (slices, channels) x the s x s cell, taken to c_out channels by a 1x1 layer
+            self.local = nn.Parameter(0.1 * torch.randn(local[0], local[1], stride, stride))
+            self.local_proj = nn.Conv2d(local[1], c_out, 1)
+            nn.init.zeros_(self.local_proj.weight)
+            nn.init.zeros_(self.local_proj.bias)
+        self.blocks = nn.ModuleList(Block(c_out, expansion) for _ in range(depth))
+
+    def forward(self, x: torch.Tensor, lo: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        if self.upsample == "shuffle":
+            x = self.up(x)
+        else:  # the 1x1 at the low resolution (cheaper), then bilinear
+            x = F.interpolate(self.up(x), scale_factor=self.stride, mode="bilinear", align_corners=False)
+        if self.local is not None:
+            x = add_to_every_cell(x, self.local_proj(blend(self.local, lo, w)))
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class HiNeRV(INR):
+    name = "hinerv"
+    presets = PRESETS
+
+    def __init__(self, config: dict[str, Any], decoder_only: bool = False):
+        super().__init__(config, decoder_only)
+        c = config
+        h0, w0 = c["base_size"]
+        channels, strides = c["channels"], c["strides"]
+        depths = list(c["depths"]) + [0] * (len(strides) - len(c["depths"]))
+        self.grids = nn.ParameterList(nn.Parameter(0.1 * torch.randn(t, ch, h0, w0)) for t, ch in c["base_grid"])
+        self.stem = nn.Conv2d(sum(ch for _, ch in c["base_grid"]), channels[0], 3, padding=1)
+        self.stages = nn.ModuleList(
+            GridStage(channels[i], channels[i + 1], s, depths[i], c["expansion"], c["upsample"], c.get("local"))
+            for i, s in enumerate(strides))
+        self.head = nn.Conv2d(channels[-1], 3, 1)
+
+    @classmethod
+    def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
+                  shape: str = DEFAULT_SHAPE, min_channels: int = 8, **options: Any) -> dict[str, Any]:
+        """``shape``: one of SHAPES (its entries can be overridden one by one as options:
+        upsample, depths, expansion, base, local)."""
+        if shape not in SHAPES:
+            raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+        spec = {**SHAPES[shape]}
+        unknown = set(options) - set(spec)
+        if unknown:
+            raise TypeError(f"hinerv: unknown options {sorted(unknown)}")
+        spec.update(options)
+        strides, (h0, w0) = choose_strides(height, width)
+        params = params or PRESETS["xs"]
+
+        def slices(per_frame: float) -> int:
+            return min(MAX_SLICES, frames, max(2, round(frames * per_frame)))
+
+        def config_for(c0: int) -> dict[str, Any]:
+            channels = [c0, c0]
+            for _ in strides[1:]:
+                channels.append(max(channels[-1] // 2, min(min_channels, c0)))
+            base = [[slices(t), int(ch)] for t, ch in spec["base"]]
+            return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
+                    "base_size": [h0, w0], "strides": strides, "channels": channels, "base_grid": base,
+                    "depths": list(spec["depths"])[:len(strides)], "expansion": int(spec["expansion"]),
+                    "upsample": spec["upsample"],
+                    **({"local": [slices(spec["local"][0]), int(spec["local"][1])]} if spec["local"] else {})}
+
+        c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c))) <= params, 2, 2048)
+        return config_for(c0)
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        extra = set(config) - {"frames", "out_size", "base_size", "strides", "channels", "base_grid", "depths",
+                               "expansion", "upsample", "local"}
+        if extra:
+            raise ValueError(f"unknown config keys {sorted(extra)}")
+        require(config, "frames", int, 1, 10**6)
+        strides = require(config, "strides", int, 1, 8, (1, 8))
+        require(config, "channels", int, 1, 1024, (len(strides) + 1, len(strides) + 1))
+        h0, w0 = require(config, "base_size", int, 1, 1024, (2, 2))
+        out = require(config, "out_size", int, 1, 65536, (2, 2))
+        if out != [h0 * math.prod(strides), w0 * math.prod(strides)]:
+            raise ValueError("config 'out_size' does not match base_size times the strides")
+        require(config, "depths", int, 0, 8, (0, len(strides)))
+        require(config, "expansion", int, 1, 8)
+        if "local" in config:
+            t, ch = require(config, "local", int, 1, MAX_SLICES, (2, 2))
+            if ch > 64:
+                raise ValueError("config 'local' channels must be at most 64")
+        if config.get("upsample") not in UPSAMPLERS:
+            raise ValueError(f"config 'upsample' must be one of {', '.join(UPSAMPLERS)}")
+        levels = config.get("base_grid")
+        if not isinstance(levels, list) or not 1 <= len(levels) <= 4:
+            raise ValueError("config 'base_grid' must be a list of 1 to 4 [slices, channels] levels")
+        for level in levels:
+            if (not isinstance(level, list) or len(level) != 2
+                    or any(isinstance(v, bool) or not isinstance(v, int) for v in level)):
+                raise ValueError("config 'base_grid' levels must be [slices, channels] integers")
+            if not 1 <= level[0] <= MAX_SLICES or not 1 <= level[1] <= 1024:
+                raise ValueError(f"config 'base_grid' level {level} is outside 1..{MAX_SLICES} slices, 1..1024 channels")
+            if level[0] * level[1] * h0 * w0 > 1 << 26:
+                raise ValueError(f"config 'base_grid' level {level} holds more than 2^26 values")
+
+    def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
+        c = self.config
+        base = []
+        for grid in self.grids:
+            lo, w = time_blend(index, c["frames"], grid.shape[0])
+            base.append(blend(grid, lo, w))
+        x = self.stem(torch.cat(base, 1) if len(base) > 1 else base[0])
+        lo, w = time_blend(index, c["frames"], c["local"][0] if "local" in c else 1)
+        for stage in self.stages:
+            x = stage(x, lo, w)
+        return torch.sigmoid(self.head(x))

@@ -1,0 +1,115 @@
+"""The feature-grid model (models/hinerv.py): through the whole chain, exact time blending, a
+rate the file keeps, random access, and configs a decoder refuses."""
+from fractions import Fraction
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_FIT, make_video
+from nvcodec.bitstream import read_container, write_container
+from nvcodec.cli import main
+from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.encoder import encode_video
+from nvcodec.entropy import pack_tensors
+from nvcodec.metrics import psnr_rgb
+from nvcodec.models import model_class
+from nvcodec.models.coords import time_blend
+from nvcodec.models.hinerv import SHAPES, add_to_every_cell
+from nvcodec.quant import quantize_tensors
+
+HiNeRV = model_class("hinerv")
+
+
+@pytest.mark.parametrize("frames,slices", [(1, 2), (2, 2), (6, 3), (132, 33), (10_000, 2_500), (7, 7)])
+def test_time_blend_is_the_exact_position(frames, slices):
+    index = torch.arange(frames) if frames < 200 else torch.tensor([0, 1, 4_999, 9_998, 9_999])
+    lo, w = time_blend(index, frames, slices)
+    for i, l, wi in zip(index.tolist(), lo.tolist(), w.tolist()):
+        exact = Fraction(i * (slices - 1), max(frames - 1, 1))
+        assert 0 <= l < max(slices - 1, 1) and l + wi == pytest.approx(float(exact), abs=1e-6)
+
+
+def test_every_shape_renders_the_padded_size_and_fits_the_budget():
+    for shape in SHAPES:
+        config = HiNeRV.configure(40, 24, 6, 3_000, shape=shape)
+        HiNeRV.check_config(config)
+        net = HiNeRV(config)
+        assert net.num_stored_parameters() <= 3_000
+        assert net(torch.tensor([0, 5])).shape == (2, 3, *config["out_size"])
+        assert config["out_size"][0] >= 24 and config["out_size"][1] >= 40
+
+
+def test_local_grid_broadcast_equals_tiling():
+    x, cell = torch.randn(2, 5, 12, 20), torch.randn(2, 5, 4, 4)
+    tiled = add_to_every_cell(x, cell)
+    assert torch.equal(tiled, x + cell.repeat(1, 1, 3, 5))
+    fast = add_to_every_cell(x.contiguous(memory_format=torch.channels_last), cell)
+    assert torch.equal(fast, tiled)
+
+
+@pytest.mark.parametrize("shape", ["nerv-grid", "cheap"])
+def test_round_trip_rate_and_random_access(tmp_path, shape):
+    video = make_video(40, 24, 8)
+    path = tmp_path / "g.nvc"
+    result = encode_video(video, path, model="hinerv", params=6_000, quality=10, model_options={"shape": shape},
+                          fit_config=replace(TINY_FIT, epochs=30))
+    frames = decode_frames(path)
+    assert frames.shape == (8, 24, 40, 3)
+    assert result.psnr == pytest.approx(psnr_rgb(frames, video.frames), abs=1e-9)  # scored from the bytes
+    assert result.psnr > 14  # it learned something (the mean frame alone scores ~11 dB here)
+    # every grid went through the rate-aware quantizer, and the file spends what the loss saw
+    assert {"grids.0", "stages.0.local"} <= set(result.fit.rate.names)
+    assert result.coded_bits == pytest.approx(result.estimated_bits, rel=0.03)
+    # random access: frames 3..6 alone are the full decode's
+    assert np.array_equal(decode_frames(path, frames=(3, 6)), frames[3:6])
+
+
+def test_the_cli_encodes_and_decodes_it(tmp_path, tiny_clip):
+    nvc, y4m = tmp_path / "t.nvc", tmp_path / "t.y4m"
+    assert main(["encode", tiny_clip, "-o", str(nvc), "--model", "hinerv", "--params", "4k", "--epochs", "2",
+                 "--quiet"]) == 0
+    assert load_bitstream(nvc).model.name == "hinerv"
+    assert main(["decode", str(nvc), "-o", str(y4m), "--quiet"]) == 0
+
+
+def _file(config) -> bytes:
+    net = HiNeRV(config)
+    payload, _ = pack_tensors(list(quantize_tensors(net.stored_tensors(), 8).values()))
+    header = {"model": "hinerv", "config": config, "width": 40, "height": 24, "frames": config["frames"],
+              "fps": [25, 1], "matrix": "bt601", "range": "tv"}
+    return write_container(header, payload)
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"out_size": [24, 44]}, "out_size"),                     # scales that do not divide the frame
+    ({"base_grid": [[5000, 2]]}, "slices"),                   # past the bitstream's limits
+    ({"base_grid": [[2, 2]] * 5}, "1 to 4"),
+    ({"base_grid": [[6, 2.5]]}, "integers"),
+    ({"upsample": "nearest"}, "upsample"),
+    ({"local": [4, 100]}, "channels"),
+    ({"depths": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}, "depths"),
+    ({"surprise": 1}, "unknown config keys"),
+])
+def test_configs_the_decoder_refuses(tmp_path, capsys, change, message):
+    config = HiNeRV.configure(40, 24, 6, 3_000)
+    with pytest.raises(ValueError, match=message):
+        HiNeRV.check_config({**config, **change})
+    path, out = tmp_path / "bad.nvc", tmp_path / "out.y4m"
+    c = read_container(_file(config))
+    path.write_bytes(write_container({**c.header, "config": {**config, **change}}, c.sections[b"TENS"]))
+    assert main(["decode", str(path), "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0]
+    assert not out.exists()
+
+
+def test_a_damaged_grid_tensor_is_refused(tmp_path, capsys):
+    config = HiNeRV.configure(40, 24, 6, 3_000)
+    data = bytearray(_file(config))
+    data[len(data) // 2] ^= 0xFF  # inside the tensors: the section's CRC no longer holds
+    path = tmp_path / "damaged.nvc"
+    path.write_bytes(bytes(data))
+    assert main(["decode", str(path), "-o", str(tmp_path / "o.y4m"), "--quiet"]) == 2
+    assert str(path) in capsys.readouterr().err
