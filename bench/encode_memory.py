@@ -105,6 +105,7 @@ def main() -> int:
     epochs = args.epochs or (1 if args.raw else 2)
     output = args.output or ("bench/results/encode-memory-raw.json" if args.raw else "bench/results/encode-memory.json")
     began = time.perf_counter()
+    record = provenance()  # the code that runs: taken before, since others may commit during a long run
     with tempfile.TemporaryDirectory(dir=None) as tmp:
         report: dict = {}
         if args.raw:
@@ -147,7 +148,7 @@ def main() -> int:
                                                       "seconds": round(seconds, 1)}
                 print(f"decoding {count} frames to .yuv: peak RSS {peak / 2**20:.0f} MiB in {seconds:.0f} s")
     report["total_seconds"] = round(time.perf_counter() - began, 1)
-    report["provenance"] = provenance()
+    report["provenance"] = record
     write_atomic(Path(output), (json.dumps(report, indent=1) + "\n").encode())
     return 0
 
