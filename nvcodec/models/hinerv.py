@@ -158,19 +158,25 @@ class HiNeRV(INR):
         def slices(per_frame: float) -> int:
             return min(MAX_SLICES, frames, max(2, round(frames * per_frame)))
 
-        def config_for(c0: int) -> dict[str, Any]:
+        def config_for(c0: int, grid_scale: float = 1.0) -> dict[str, Any]:
             channels = [c0, c0]
             for _ in strides[1:]:
                 channels.append(max(channels[-1] // 2, min(min_channels, c0)))
-            base = [[slices(t), int(ch)] for t, ch in spec["base"]]
+            base = [[slices(t), max(1, round(ch * grid_scale))] for t, ch in spec["base"]]
             return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "base_size": [h0, w0], "strides": strides, "channels": channels, "base_grid": base,
                     "depths": list(spec["depths"])[:len(strides)], "expansion": int(spec["expansion"]),
                     "upsample": spec["upsample"],
                     **({"local": [slices(spec["local"][0]), int(spec["local"][1])]} if spec["local"] else {})}
 
-        c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c))) <= params, 2, 2048)
-        return config_for(c0)
+        def fits(c0: int, grid_scale: float) -> bool:
+            return count_params(lambda: cls(config_for(c0, grid_scale))) <= params
+
+        grid_scale = 1.0  # small budgets: the grids shrink (by halves) until the narrowest model fits
+        while grid_scale > 1 / 64 and not fits(2, grid_scale):
+            grid_scale /= 2
+        c0 = largest_width(lambda c: fits(c, grid_scale), 2, 2048)
+        return config_for(c0, grid_scale)
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
