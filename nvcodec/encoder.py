@@ -44,7 +44,7 @@ def default_params(quality: Optional[int]) -> int:
 
 PARAMS_AT_DEFAULT_QUALITY = 95_000
 #: rate control pairs a target with the size and lambda the --quality ladder pairs with files of
-#: that size and rate. On the ladder (bench/results/*/nvcodec-nerv-rd-120s-slowquant.json:
+#: that size and rate. On the ladder (bench/studies/2026-11-26-quantizer-overhead/*/nvcodec-nerv-rd-120s-slowquant.json:
 #: carphone, bunny, bikes) a file at the default quality held 261k, 394k and 455k bits (median
 #: 394k) at 0.086, 0.052 and 0.042 bpp (median 0.052); from quality 36 to 6 the size grew as the
 #: file's bits to the power 0.70, 0.76 and 0.79, and the rate doubled every 6.3, 6.6 and 6.9

@@ -316,7 +316,8 @@ def _read_container(path: Path, start: int, stop: Optional[int], size, keep_yuv:
                     image = frames[len(rgb)]
                 rgb.append(image)
                 if planes is not None:
-                    ys.append(planes[0]); us.append(planes[1]); vs.append(planes[2])
+                    for kept, plane in zip((ys, us, vs), planes):
+                        kept.append(plane)
                 if stop is not None and following >= stop:
                     break  # before asking for a frame past STOP (which may be the damaged one)
             else:  # the stream ended (no STOP cut it short): as many frames as the container said?

@@ -401,7 +401,7 @@ def _mkdir(path: Path) -> Path:
 
 # ---------------------------------------------------------------------------- BD-rate and plots
 def _is_ours(name: str) -> bool:
-    """nvcodec's curves, and the latent-grid probe's (bench/latent_probe.py): never a baseline."""
+    """nvcodec's curves, and the latent-grid probe's (bench/studies/2026-11-26-latent-probe/latent_probe.py): never a baseline."""
     return name.startswith(("nvcodec-", "latent-probe-"))
 
 

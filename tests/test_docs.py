@@ -42,25 +42,11 @@ _LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 #: Citations in files other developers are editing right now, of paths that moved when bench/ was split
 #: into tools and studies: (file, cited path) -> where it lives now. Update the citation, then drop the entry.
-PENDING = {
-    ("nvcodec/models/hnerv.py", "bench/results/hnerv-bikes.json"): "bench/studies/2026-11-26-hnerv-bikes/hnerv-bikes.json",
-    ("nvcodec/models/hnerv.py", "bench/hnerv_bikes.py"): "bench/studies/2026-11-26-hnerv-bikes/hnerv_bikes.py",
-    ("nvcodec/models/nirvana.py", "bench/nirvana_design.py"): "bench/studies/2026-11-26-nirvana-design/nirvana_design.py",
-    ("nvcodec/models/nirvana.py", "bench/results/<clip>/nirvana-design.json"):
-        "bench/studies/2026-11-26-nirvana-design/<clip>/nirvana-design.json",
-    ("nvcodec/models/nirvana.py", "bench/nirvana_lr.py"): "bench/studies/2026-11-26-nirvana-design/nirvana_lr.py",
-    ("nvcodec/models/nirvana.py", "bench/results/bikes/nirvana-lr.json"):
-        "bench/studies/2026-11-26-nirvana-design/bikes/nirvana-lr.json",
-    ("nvcodec/models/nirvana.py", "bench/results/nirvana-checks-24k.json"):
-        "bench/studies/2026-11-26-nirvana-checks/nirvana-checks-24k.json",
-    ("nvcodec/encoder.py", "bench/results/*/nvcodec-nerv-rd-120s-slowquant.json"):
-        "bench/studies/2026-11-26-quantizer-overhead/*/nvcodec-nerv-rd-120s-slowquant.json",
-    ("nvcodec/rd.py", "bench/latent_probe.py"): "bench/studies/2026-11-26-latent-probe/latent_probe.py",
-}
+PENDING: dict = {}  # (file, cited path) -> where it moved: citations not yet fixed (none)
 #: Paths that are written, not read: outputs of commands and folders a run creates.
 _OUTPUTS = ("nvcodec-demo", "bench/results/<clip>/streams")
-#: Pages another piece of work in progress writes (raw YUV input); drop an entry once the page is committed.
-_FORTHCOMING = {"docs/raw-yuv.md", "raw-yuv.md"}
+#: Pages another piece of work in progress writes; drop an entry once the page is committed (none).
+_FORTHCOMING: set = set()
 
 
 def _exists(path: str, base: Path) -> bool:
@@ -119,8 +105,8 @@ def test_every_bench_json_carries_its_commit():
                          "that writes them")
 
 
-#: Written by other work while bench/ was split (issue 25); it belongs in a dated study folder: move it, then drop it here.
-_ADDED_DURING_THE_SPLIT = {"nirvana-decode-time-before.json"}
+#: Replaced curves left in bench/results on purpose (none).
+_ADDED_DURING_THE_SPLIT: set = set()
 
 
 def test_bench_results_holds_current_curves_only():

@@ -20,7 +20,7 @@ from nvcodec.encoder import encode_video
 from nvcodec.errors import BitstreamError
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import NIRVANA
-from nvcodec.rate import RateModel, trained_stored_names
+from nvcodec.rate import RateModel
 
 FIT = replace(TINY_FIT, epochs=4)
 
@@ -125,7 +125,7 @@ def test_file_is_indexed_and_decodes_bit_exactly(nirvana_nvc):
     container = read_container(data)
     assert data[4] == VERSION_INDEXED and len(container.chunks) == 3
     assert sum(container.chunks) == len(container.sections[b"TENS"])
-    stream = load_bitstream(path)
+    load_bitstream(path)  # parses
     full = decode_frames(path)
     assert full.shape == (8, 24, 40, 3)
     # the encoder's score is that of the frames the file decodes to (not of its own render)

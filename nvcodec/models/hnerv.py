@@ -3,7 +3,7 @@
 
 The decoder: a 1x1 conv from the embedding to c0 channels, then upsampling blocks whose kernels
 grow 1 -> 3 (``max_kernel``: 3 by default; the paper's 5 measured worse on a CPU budget, see
-the README's model comparison and bench/results/hnerv-bikes.json) while their channels shrink
+bench/studies/2026-11-26-hnerv-bikes/hnerv-bikes.json) while their channels shrink
 by r = 1.2 a block (so parameters spread evenly over the blocks), and a 3x3 head. The size budget counts the embeddings too. The encoder is
 used while fitting only: ``decoder_only`` models (the decoder's side) do not even build it.
 """
@@ -27,7 +27,7 @@ EMBED_CELLS = 8
 ENCODER_LR_SCALE = 0.05
 #: He initialisation of the upsampling convolutions: with PyTorch's default, HNeRV's five blocks
 #: rendered the same frame for every embedding at the start and bikes reached 17.4 dB in a minute
-#: instead of 21.4 (bench/hnerv_bikes.py). Not NeRV's default: there it measured -0.18 dB on bikes
+#: instead of 21.4 (bench/studies/2026-11-26-hnerv-bikes/hnerv_bikes.py). Not NeRV's default: there it measured -0.18 dB on bikes
 #: and +0.48 dB on bunny (bench/levers.py, "kaiming").
 HE_INIT = True
 

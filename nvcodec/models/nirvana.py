@@ -41,14 +41,14 @@ class NIRVANA(INR):
     name = "nirvana"
     presets = PRESETS
     #: without a size or a target: 12k, not 24k. At --quality 24 and 2 minutes, 12k against 24k
-    #: (bench/nirvana_design.py, one run each, bench/results/<clip>/nirvana-design.json): bikes
+    #: (bench/studies/2026-11-26-nirvana-design/nirvana_design.py, one run each, bench/studies/2026-11-26-nirvana-design/<clip>/nirvana-design.json): bikes
     #: 25.23 dB at 0.146 bpp against 25.21 at 0.192, carphone 27.67 at 0.118 against 27.55 at
     #: 0.149, bunny 25.12 at 0.085 against 25.73 at 0.107 (about on its curve)
     default_params = PRESETS["xs"]
     splits_over_processes = True
     follows_scene_cuts = True
     #: a group's small network, fitted in a few dozen steps, learns fastest at a high rate: group 0
-    #: of bikes (320x136) in 5 s, quality 24 (bench/nirvana_lr.py, bench/results/bikes/nirvana-lr.json):
+    #: of bikes (320x136) in 5 s, quality 24 (bench/studies/2026-11-26-nirvana-design/nirvana_lr.py, bench/studies/2026-11-26-nirvana-design/bikes/nirvana-lr.json):
     #: 27.6 dB at 5e-3, 29.8 at 1.5e-2, 30.8 at 3e-2 (and the fewest bits), 29.3 at 5e-2
     learning_rate = 3e-2
 
@@ -68,7 +68,7 @@ class NIRVANA(INR):
     @classmethod
     def size_for_rate(cls, bpp: float) -> int:
         """A group's network for a target rate: 24k where --quality 24 lands with it (0.187 bpp on
-        bikes, 0.163 on carphone, bench/results/nirvana-checks-24k.json), growing as the rate
+        bikes, 0.163 on carphone, bench/studies/2026-11-26-nirvana-checks/nirvana-checks-24k.json), growing as the rate
         to the power 0.75 (the NeRV ladder's exponent), 2k to 48k. Too large a network for a low
         target leaves its key group no bits but zeros."""
         return int(min(max(PRESETS["s"] * (bpp / BPP_AT_24K) ** 0.75, 2_000), PRESETS["m"]))
@@ -200,7 +200,7 @@ class NIRVANA(INR):
     def begin_stage(self, index: int, first: bool) -> None:
         """A key group after a fitted one starts from that group's weights (NIRVANA's warm start),
         unless a new shot starts there: then from its own fresh initialisation (bikes, 320x136,
-        2 minutes, bench/nirvana_design.py: 25.21 dB at 0.192 bpp, against 23.66 dB at 0.172
+        2 minutes, bench/studies/2026-11-26-nirvana-design/nirvana_design.py: 25.21 dB at 0.192 bpp, against 23.66 dB at 0.172
         warm-started). A residual
         starts at zero, which is the previous group's weights."""
         if self.starts[index] in self.config.get("cuts", []):
