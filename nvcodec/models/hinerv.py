@@ -26,7 +26,7 @@ from torch import nn
 
 from .base import INR, require
 from .blocks import UpsampleBlock, choose_strides, count_params, largest_width
-from .coords import time_blend
+from .coords import frame_encoding, time_blend
 
 PRESETS = {"xs": 100_000, "s": 300_000, "m": 1_000_000}
 UPSAMPLERS = ("shuffle", "bilinear")
@@ -52,7 +52,16 @@ SHAPES: dict[str, dict[str, Any]] = {
     # the same with one block at the lowest stage
     "nerv-grid-block": {"upsample": "shuffle", "depths": [1], "expansion": 2,
                         "base": [(0.25, 8)], "local": (0.25, 4)},
+    # NeRV itself (its MLP from the frame index's encoding to the stem, conv + shuffle stages),
+    # with a small base grid beside the MLP and local grids: the grids add what is local in time
+    "mlp-grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "mlp": True,
+                 "base": [(0.25, 2)], "local": (0.25, 4)},
+    # NeRV with local grids only
+    "mlp-local": {"upsample": "shuffle", "depths": [], "expansion": 2, "mlp": True,
+                  "base": [], "local": (0.25, 4)},
 }
+#: the MLP stem's positional encoding (NeRV's) and its hidden width over the stem's channels
+PE_LEVELS, PE_BASE, MLP_RATIO = 80, 1.25, 2.0
 DEFAULT_SHAPE = "nerv-grid"
 MAX_SLICES = 4096
 
@@ -134,7 +143,13 @@ class HiNeRV(INR):
         channels, strides = c["channels"], c["strides"]
         depths = list(c["depths"]) + [0] * (len(strides) - len(c["depths"]))
         self.grids = nn.ParameterList(nn.Parameter(0.1 * torch.randn(t, ch, h0, w0)) for t, ch in c["base_grid"])
-        self.stem = nn.Conv2d(sum(ch for _, ch in c["base_grid"]), channels[0], 3, padding=1)
+        self.mlp = None
+        if "mlp" in c:  # NeRV's: encoding of the frame index -> hidden -> channels x h0 x w0
+            hidden, ch = c["mlp"]
+            self.mlp = nn.Sequential(nn.Linear(2 * PE_LEVELS, hidden), nn.GELU(), nn.Linear(hidden, ch * h0 * w0),
+                                     nn.GELU())
+        stem_in = sum(ch for _, ch in c["base_grid"]) + (c["mlp"][1] if "mlp" in c else 0)
+        self.stem = nn.Conv2d(stem_in, channels[0], 3, padding=1)
         self.stages = nn.ModuleList(
             GridStage(channels[i], channels[i + 1], s, depths[i], c["expansion"], c["upsample"], c.get("local"))
             for i, s in enumerate(strides))
@@ -148,7 +163,7 @@ class HiNeRV(INR):
         if shape not in SHAPES:
             raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
         spec = {**SHAPES[shape]}
-        unknown = set(options) - set(spec)
+        unknown = set(options) - set(spec) - {"mlp"}
         if unknown:
             raise TypeError(f"hinerv: unknown options {sorted(unknown)}")
         spec.update(options)
@@ -163,7 +178,8 @@ class HiNeRV(INR):
             for _ in strides[1:]:
                 channels.append(max(channels[-1] // 2, min(min_channels, c0)))
             base = [[slices(t), max(1, round(ch * grid_scale))] for t, ch in spec["base"]]
-            return {"frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
+            mlp = {"mlp": [max(16, round(MLP_RATIO * c0)), c0]} if spec.get("mlp") else {}
+            return {**mlp, "frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "base_size": [h0, w0], "strides": strides, "channels": channels, "base_grid": base,
                     "depths": list(spec["depths"])[:len(strides)], "expansion": int(spec["expansion"]),
                     "upsample": spec["upsample"],
@@ -181,7 +197,7 @@ class HiNeRV(INR):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         extra = set(config) - {"frames", "out_size", "base_size", "strides", "channels", "base_grid", "depths",
-                               "expansion", "upsample", "local"}
+                               "expansion", "upsample", "local", "mlp"}
         if extra:
             raise ValueError(f"unknown config keys {sorted(extra)}")
         require(config, "frames", int, 1, 10**6)
@@ -200,8 +216,13 @@ class HiNeRV(INR):
         if config.get("upsample") not in UPSAMPLERS:
             raise ValueError(f"config 'upsample' must be one of {', '.join(UPSAMPLERS)}")
         levels = config.get("base_grid")
-        if not isinstance(levels, list) or not 1 <= len(levels) <= 4:
-            raise ValueError("config 'base_grid' must be a list of 1 to 4 [slices, channels] levels")
+        if "mlp" in config:
+            require(config, "mlp", int, 1, 4096, (2, 2))
+            if config["mlp"][1] * h0 * w0 > 1 << 22:
+                raise ValueError("config 'mlp' renders more than 2^22 stem values")
+        if not isinstance(levels, list) or not ("mlp" in config or levels) or len(levels) > 4:
+            raise ValueError("config 'base_grid' must be a list of 1 to 4 [slices, channels] levels "
+                             "(or none beside an mlp)")
         for level in levels:
             if (not isinstance(level, list) or len(level) != 2
                     or any(isinstance(v, bool) or not isinstance(v, int) for v in level)):
@@ -214,6 +235,11 @@ class HiNeRV(INR):
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
         c = self.config
         base = []
+        if self.mlp is not None:
+            h0, w0 = c["base_size"]
+            code = frame_encoding(index, c["frames"], PE_LEVELS, PE_BASE) if index.device.type != "meta" else \
+                torch.empty(len(index), 2 * PE_LEVELS, device="meta")
+            base.append(self.mlp(code).view(len(index), c["mlp"][1], h0, w0))
         for grid in self.grids:
             lo, w = time_blend(index, c["frames"], grid.shape[0])
             base.append(blend(grid, lo, w))
