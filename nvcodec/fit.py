@@ -359,6 +359,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     if resumed is not None:  # one-stage fits only
         start_epoch, rate = resumed[0], resumed[3]
         if rate is not None:
+            model.before_quantization(frames, resumed=True)
             train_steps(rate)
         if coarse_head is not None and resumed[6] is not None:
             coarse_head.load_state_dict(resumed[6])
@@ -412,6 +413,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             mode, alpha = plan_stage(cfg, now, quant_start)
             coarse = coarse_head is not None and now < coarse_share  # in float: coarse_share <= quant_start
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
+                model.before_quantization(frames)
                 rate = new_rate()
                 train_steps(rate)
             frames_in = target if model.needs_frames else None

@@ -132,8 +132,9 @@ class RateModel(nn.Module):
     the integers under a Laplace per tensor fitted to them.
 
     All tensors are handled as one flat vector, so a step costs a handful of operations whatever
-    the number of tensors. The others (HNeRV's embeddings, made by its encoder after fitting) are
-    quantized after fitting, as before."""
+    the number of tensors. Stored tensors that are not parameters (none today: HNeRV's embeddings
+    became parameters at its quantized phase, INR.before_quantization) would be quantized after
+    fitting to the fit's bits."""
 
     def __init__(self, model: nn.Module, names: list[str], init_bits: int = 8,
                  init_steps: Optional[torch.Tensor] = None):

@@ -105,6 +105,18 @@ def test_hnerv_renders_from_embeddings_after_fitting(tmp_path):
     assert psnr_rgb(frames, video.frames) == pytest.approx(result.psnr, abs=1e-6)
 
 
+def test_hnerv_embeddings_are_fitted_inside_the_rate(tmp_path):
+    """Rate-aware: from the quantized phase on, the embeddings are parameters the quantizer and the
+    rate see (they used to be quantized to 8 bits after fitting, outside the rate)."""
+    video = make_video(40, 24, frames=6)
+    result = encode_video(video, tmp_path / "h.nvc", model="hnerv", params=4000, quality=20,
+                          fit_config=replace(TINY_FIT, epochs=12))
+    assert "embeddings" in result.fit.rate.names
+    assert result.coded_bits == pytest.approx(result.estimated_bits, rel=0.03)
+    stream = load_bitstream(tmp_path / "h.nvc")
+    assert torch.count_nonzero(stream.model.embeddings) > 0
+
+
 def test_nerv_film_option_starts_as_the_identity_and_round_trips(tmp_path):
     """--model nerv with film: each stage scaled and shifted by the frame's MLP features; zero at
     the start (the same frames as without), trained and stored like any tensor, decoded exactly."""

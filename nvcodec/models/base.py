@@ -122,6 +122,13 @@ class INR(nn.Module):
         """Called once after fitting, before stored_tensors(), with the uint8 frames (T, H, W, 3):
         compute what only the frames can give (HNeRV's embeddings). Nothing, by default."""
 
+    def before_quantization(self, frames: torch.Tensor, resumed: bool = False) -> None:
+        """Called by a rate-aware fit once, just before its quantized phase starts (its quantizers
+        then start from the parameters as they are), with the fit's uint8 frames (T, H, W, 3);
+        ``resumed``: a fit resumed inside that phase (the parameters are already what it made).
+        HNeRV turns its encoder's embeddings into parameters here, so that they are quantized
+        and counted in the rate like the weights. Nothing, by default."""
+
     def stored_tensors(self) -> dict[str, torch.Tensor]:
         """The tensors the bitstream holds, by name, in a fixed order."""
         return dict(self.state_dict())

@@ -81,7 +81,10 @@ class HNeRV(INR):
         c = config
         h0, w0 = c["embed_size"]
         channels, strides = c["channels"], c["strides"]
-        self.register_buffer("embeddings", torch.zeros(c["embed_dim"], c["frames"], h0, w0))
+        # a parameter: a rate-aware fit quantizes it and counts its bits like the weights' (from
+        # before_quantization on, the embeddings are fitted themselves, the encoder set aside)
+        self.embeddings = nn.Parameter(torch.zeros(c["embed_dim"], c["frames"], h0, w0))
+        self.embeddings_fitted = False
         self.stem = nn.Sequential(nn.Conv2d(c["embed_dim"], channels[0], 1), nn.GELU())
         self.blocks = nn.ModuleList(
             UpsampleBlock(channels[i], channels[i + 1], s, kernel=min(1 + 2 * i, c["max_kernel"]), he_init=HE_INIT)
@@ -151,7 +154,7 @@ class HNeRV(INR):
         return self.encoder(x)
 
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if frames is not None and self.encoder is not None:
+        if frames is not None and self.encoder is not None and not self.embeddings_fitted:
             x = self.embed(frames)
         else:
             x = self.embeddings[:, index].transpose(0, 1)
@@ -160,14 +163,29 @@ class HNeRV(INR):
             x = block(x)
         return torch.sigmoid(self.head(x))
 
+    def before_quantization(self, frames: torch.Tensor, resumed: bool = False) -> None:
+        """The encoder's embeddings of every frame become the embeddings fitted from here on (the
+        quantized phase): quantized, in the rate, steered by rate control."""
+        if not resumed:
+            with torch.no_grad():
+                self._embed_all(frames)
+        self.embeddings_fitted = True
+
     def prepare_storage(self, frames: torch.Tensor) -> None:
-        """Run the encoder over every frame (float32) and keep the embeddings for the bitstream."""
+        """Run the encoder over every frame (float32) and keep the embeddings for the bitstream,
+        unless they were fitted themselves (a rate-aware fit): then they are what is stored."""
+        if not self.embeddings_fitted:
+            self._embed_all(frames)
+
+    def _embed_all(self, frames: torch.Tensor) -> None:
+        was_training = self.training
         self.eval()
         out = []
         for i in range(0, len(frames), 8):
             batch = frames[i:i + 8].permute(0, 3, 1, 2).float().div(255)
             out.append(self.embed(batch.to(self.embeddings.device)))
-        self.embeddings.copy_(torch.cat(out).transpose(0, 1))
+        self.embeddings.data.copy_(torch.cat(out).transpose(0, 1))
+        self.train(was_training)
 
     def stored_tensors(self) -> dict[str, torch.Tensor]:
         # The embeddings are stored as (d, frames, h0, w0), so quantization steps go per channel.
