@@ -3,7 +3,7 @@
 every coding method (const, raw, categorical, laplace), and prints the hashes tests/test_golden.py pins. Rerun it only when
 the format changes on purpose (and bump the format version then).
 
-    python tests/data/make_golden.py [--exact]
+    python tests/data/make_golden.py [--exact | --hinerv]
 """
 from __future__ import annotations
 
@@ -36,31 +36,37 @@ def tensor_hash(data: bytes) -> str:
     return digest.hexdigest()
 
 
-def main(exact: bool) -> None:
+def main(kind: str) -> None:
+    """``kind``: "legacy" (golden.nvc), "exact" (golden-exact.nvc) or "hinerv" (golden-hinerv.nvc: the
+    feature-grid model with every part it has, an MLP stem, a base grid, local grids and a block)."""
     info = VideoInfo(20, 12, 4)
-    cls = model_class("nerv")
-    config = cls.configure(info.width, info.height, info.frames, 2500, pe_levels=80 if exact else 16)
-    if not exact:
+    cls = model_class("hinerv" if kind == "hinerv" else "nerv")
+    if kind == "hinerv":
+        config = cls.configure(40, 24, 9, 9000, shape="mlp-grid", depths=[1])
+        info = VideoInfo(40, 24, 9)
+    else:
+        config = cls.configure(info.width, info.height, info.frames, 2500, pe_levels=80 if kind == "exact" else 16)
+    if kind == "legacy":
         del config["exact_pe"]
     model = cls(config)
     rng = np.random.default_rng(0)
     with torch.no_grad():
         for i, (name, t) in enumerate(model.stored_tensors().items()):
-            kind = i % 4
+            method = i % 4
             if i == 2:       # the largest: a few spikes, no parametric shape: categorical
                 values = rng.choice([-0.3, -0.1, 0.0, 0.0, 0.0, 0.2, 0.3], size=t.shape)
-            elif kind == 0:  # peaked: laplace
+            elif method == 0:  # peaked: laplace
                 values = rng.laplace(0, 0.05, t.shape)
-            elif kind == 1:  # one value: const
+            elif method == 1:  # one value: const
                 values = np.full(t.shape, 0.1)
             else:            # uniform: raw
                 values = rng.uniform(-0.3, 0.3, t.shape)
             t.copy_(torch.from_numpy(values))
     payload, _ = pack_tensors(list(quantize_tensors(model.stored_tensors(), 8).values()))
-    header = {"model": "nerv", "config": model.config, "width": info.width, "height": info.height,
+    header = {"model": model.name, "config": model.config, "width": info.width, "height": info.height,
               "frames": info.frames, "fps": [25, 1], "matrix": "bt601", "range": "tv"}
     data = write_container(header, payload)
-    (HERE / ("golden-exact.nvc" if exact else "golden.nvc")).write_bytes(data)
+    (HERE / {"legacy": "golden.nvc", "exact": "golden-exact.nvc", "hinerv": "golden-hinerv.nvc"}[kind]).write_bytes(data)
     frames = decode_frames(data)
     print(len(data), "bytes")
     print("TENSORS =", repr(tensor_hash(data)))
@@ -68,4 +74,4 @@ def main(exact: bool) -> None:
 
 
 if __name__ == "__main__":
-    main("--exact" in sys.argv[1:])
+    main("exact" if "--exact" in sys.argv[1:] else "hinerv" if "--hinerv" in sys.argv[1:] else "legacy")
