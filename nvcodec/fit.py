@@ -260,6 +260,8 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     torch.set_flush_denormal(True)
     keep_freed_memory()  # each step's activations reuse the last step's pages (bench/step_speed.py)
     model.to(device)
+    with torch.no_grad():
+        model.initialize(frames)
     parallel.same_start(list(model.parameters()), procs)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -122,6 +122,11 @@ class INR(nn.Module):
         """Called once after fitting, before stored_tensors(), with the uint8 frames (T, H, W, 3):
         compute what only the frames can give (HNeRV's embeddings). Nothing, by default."""
 
+    def initialize(self, frames: torch.Tensor) -> None:
+        """Called by fit once before its first step (a resumed fit then loads its checkpoint over
+        it), with the fit's uint8 frames (T, H, W, 3; a raw file's stay lazy): start parameters
+        from the content where that helps (the feature-grid model's base grids). Nothing, by default."""
+
     def before_quantization(self, frames: torch.Tensor, resumed: bool = False) -> None:
         """Called by a rate-aware fit once, just before its quantized phase starts (its quantizers
         then start from the parameters as they are), with the fit's uint8 frames (T, H, W, 3);

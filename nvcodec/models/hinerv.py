@@ -64,6 +64,8 @@ SHAPES: dict[str, dict[str, Any]] = {
 PE_LEVELS, PE_BASE, MLP_RATIO = 80, 1.25, 2.0
 DEFAULT_SHAPE = "nerv-grid"
 MAX_SLICES = 4096
+#: the spread (standard deviation per channel) of the base grids' start, random or from the content
+GRID_STD = 0.1
 
 
 def blend(grid: torch.Tensor, lo: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -231,6 +233,50 @@ class HiNeRV(INR):
                 raise ValueError(f"config 'base_grid' level {level} is outside 1..{MAX_SLICES} slices, 1..1024 channels")
             if level[0] * level[1] * h0 * w0 > 1 << 26:
                 raise ValueError(f"config 'base_grid' level {level} holds more than 2^26 values")
+
+    #: start the base grids from the frames (initialize) rather than from noise, at this spread
+    content_init: bool = True
+    grid_std: float = GRID_STD
+    #: the grids' learning rate over the rest's (a grid value sees only the frames near its slice)
+    grid_lr_scale: float = 1.0
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        grids = [p for n, p in self.named_parameters() if n.startswith("grids.") or n.endswith(".local")]
+        ids = {id(p) for p in grids}
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        if self.grid_lr_scale == 1.0 or not grids:
+            return [{"params": list(self.parameters()), "lr_scale": 1.0}]
+        return [{"params": rest, "lr_scale": 1.0}, {"params": grids, "lr_scale": self.grid_lr_scale}]
+
+    def initialize(self, frames: torch.Tensor) -> None:
+        """Each base-grid level starts from the content: its slice k from the frame at the slice's
+        time, area-averaged to r x r values a base cell (r the least with 3 r^2 >= its channels),
+        projected on the level's principal components over all its cells and slices, each scaled
+        to GRID_STD. The stem then sees from the first step where things are, as HNeRV's encoder
+        gives it; fitting refines the grid like any parameter."""
+        if not self.content_init:
+            return
+        h0, w0 = self.config["base_size"]
+        height, width = self.out_size
+        for grid in self.grids:
+            slices, channels = grid.shape[0], grid.shape[1]
+            r = math.ceil(math.sqrt(channels / 3))
+            picked = [round(k * (len(frames) - 1) / max(slices - 1, 1)) for k in range(slices)]
+            cells = []
+            for i in picked:
+                frame = torch.as_tensor(frames[i]).to(grid.device).permute(2, 0, 1).float().div(255)[None]
+                pad_h, pad_w = height - frame.shape[2], width - frame.shape[3]
+                if pad_h or pad_w:  # replicate the edges up to the rendered size, as fitting does
+                    frame = F.pad(frame, (0, max(pad_w, 0), 0, max(pad_h, 0)), mode="replicate")
+                small = F.adaptive_avg_pool2d(frame[:, :, :height, :width], (h0 * r, w0 * r))
+                cells.append(F.pixel_unshuffle(small, r)[0])  # (3 r^2, h0, w0)
+            x = torch.stack(cells)  # (slices, 3 r^2, h0, w0)
+            rows = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).double()
+            rows = rows - rows.mean(0)
+            _, _, vh = torch.linalg.svd(rows, full_matrices=False)
+            scores = rows @ vh[:channels].T  # (slices h0 w0, channels)
+            scores = scores / scores.std(0).clamp_min(1e-6) * self.grid_std
+            grid.copy_(scores.float().view(slices, h0, w0, channels).permute(0, 3, 1, 2))
 
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:
         c = self.config
