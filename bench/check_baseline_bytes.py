@@ -15,9 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from nvcodec import baseline, rd
+from nvcodec.rd import baseline
+from nvcodec.rd import runner as rd
 from nvcodec.io import read_video, write_atomic
-from nvcodec.provenance import provenance
+from nvcodec.rd.provenance import provenance
 
 
 def independent_bytes(video, curve: rd.Baseline, crf: int) -> int:

@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nvcodec.decoder import decode_frames, load_bitstream, render
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream, render
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig
 from nvcodec.io import parse_size, read_video
 from nvcodec.metrics import frames_sha256, psnr_rgb
-from nvcodec.parallel import Processes
-from nvcodec.provenance import provenance
+from nvcodec.training.parallel import Processes
+from nvcodec.rd.provenance import provenance
 
 
 def features(model, device: str) -> torch.Tensor:

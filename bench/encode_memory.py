@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from nvcodec.io import write_atomic
-from nvcodec.provenance import provenance
+from nvcodec.rd.provenance import provenance
 
 RAW_SIZE, RAW_FRAMES, RAW_FPS = (1920, 1080), 600, 50
 RAW_NAME = f"Synthetic_{RAW_SIZE[0]}x{RAW_SIZE[1]}_{RAW_FPS}fps_420_8bit_YUV.yuv"

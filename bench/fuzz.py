@@ -50,9 +50,9 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 import torch
 
-from nvcodec.bitstream import MAGIC, READABLE_VERSIONS, Container, Reader, read_container, svarint, uvarint
-from nvcodec.decoder import decode_frames
-from nvcodec.entropy import CATEGORICAL, CONST, LAPLACE, RAW, scale_count
+from nvcodec.bitstream.container import MAGIC, READABLE_VERSIONS, Container, Reader, read_container, svarint, uvarint
+from nvcodec.bitstream.decoder import decode_frames
+from nvcodec.bitstream.entropy import CATEGORICAL, CONST, LAPLACE, RAW, scale_count
 from nvcodec.errors import BitstreamError, InputError
 from nvcodec.models import REGISTRY
 from nvcodec.models.nirvana import group_starts
@@ -83,8 +83,8 @@ GOLDEN = ("golden.nvc", "golden-exact.nvc")
 
 def seeds(names: Optional[list[str]] = None) -> dict[str, bytes]:
     """The seed files, encoded here by the real encoder (and the golden files from tests/data)."""
-    from nvcodec.encoder import encode_video
-    from nvcodec.fit import FitConfig
+    from nvcodec.training.encoder import encode_video
+    from nvcodec.training.fit import FitConfig
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -574,7 +574,7 @@ def main() -> None:
     torch.set_num_threads(1)  # the seeds' bytes do not depend on the machine's cores
     files = seeds()
     report = campaign(files, args.cases, args.seed)
-    from nvcodec.provenance import provenance
+    from nvcodec.rd.provenance import provenance
 
     report["seconds_with_seeds"] = round(time.perf_counter() - began, 1)
     report["provenance"] = provenance()

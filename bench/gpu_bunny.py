@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nvcodec.decoder import decode_frames, load_bitstream, render
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig, fit
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream, render
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig, fit
 from nvcodec.io import read_video, resize_rgb, Video
 from nvcodec.metrics import frame_psnr
 from nvcodec.models import model_class

@@ -22,8 +22,8 @@ from typing import Callable
 
 import torch
 
-from nvcodec.encoder import psnr_of
-from nvcodec.fit import FitConfig, fit
+from nvcodec.training.encoder import psnr_of
+from nvcodec.training.fit import FitConfig, fit
 from nvcodec.io import parse_size, read_video
 from nvcodec.models import INR, model_class
 from nvcodec.models.blocks import UpsampleBlock, he_initialize

@@ -21,11 +21,11 @@ import time
 import numpy as np
 import torch
 
-from nvcodec.decoder import _rendered, frame_indices, load_bitstream
-from nvcodec.encoder import compress
+from nvcodec.bitstream.decoder import _rendered, frame_indices, load_bitstream
+from nvcodec.training.encoder import compress
 from nvcodec.io import VideoInfo, write_atomic
 from nvcodec.models import NIRVANA
-from nvcodec.provenance import provenance
+from nvcodec.rd.provenance import provenance
 
 SIZE = 16
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from nvcodec.io import write_atomic
 from nvcodec.metrics import bd_rate, overlap
-from nvcodec.provenance import provenance
-from nvcodec.rd import read_results
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import read_results
 
 
 def main() -> int:

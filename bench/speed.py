@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from nvcodec.decoder import render
+from nvcodec.bitstream.decoder import render
 from nvcodec.demo import DEMO_SIZE
-from nvcodec.encoder import DEFAULT_MODEL, DEFAULT_QUALITY, default_params
-from nvcodec.fit import FitConfig, cpu_has_bf16, fit
+from nvcodec.training.encoder import DEFAULT_MODEL, DEFAULT_QUALITY, default_params
+from nvcodec.training.fit import FitConfig, cpu_has_bf16, fit
 from nvcodec.io import read_video
 from nvcodec.models import model_class
 

@@ -40,9 +40,9 @@ SIZES = {"bunny": "320x180", "bikes": "320x136", "carphone": "176x144"}
 def child(clip: str, params: int, epochs: int, variant: str, budget: float | None = None) -> dict:
     import torch
 
-    import nvcodec.fit as fitting
+    import nvcodec.training.fit as fitting
     import nvcodec.models.blocks as blocks
-    from nvcodec.encoder import psnr_of
+    from nvcodec.training.encoder import psnr_of
     from nvcodec.io import parse_size, read_video
     from nvcodec.models import model_class
 
@@ -106,7 +106,7 @@ def main() -> None:
                                      check=True, capture_output=True, text=True).stdout
                 runs[clip][variant].append(json.loads(out.strip().splitlines()[-1]))
                 print(clip, variant, runs[clip][variant][-1], flush=True)
-    from nvcodec.provenance import provenance
+    from nvcodec.rd.provenance import provenance
 
     summary = {clip: {v: {key: statistics.median(r[key] for r in rs) for key in rs[0] if key != "epochs"}
                       | {"runs": rs} for v, rs in by.items()} for clip, by in runs.items()}

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Iterator
 
 from nvcodec.metrics import bd_rate, overlap
-from nvcodec.provenance import provenance
-from nvcodec.rd import DEFAULT_SIZES
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import DEFAULT_SIZES
 
 
 @contextlib.contextmanager

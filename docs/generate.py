@@ -101,7 +101,7 @@ def _bd(d) -> str:
 
 
 def bd_table() -> str:
-    from nvcodec.rd import bd_point, load_curves, strongest_baseline
+    from nvcodec.rd.runner import bd_point, load_curves, strongest_baseline
 
     lines = ["| clip | vs x264 medium | vs the strongest x264 / x265 curve | strongest | JSON |", "|---|---|---|---|---|"]
     results = ROOT / "bench" / "results"

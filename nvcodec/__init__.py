@@ -4,8 +4,8 @@
     result = nvcodec.encode("bunny", "bunny.nvc", size=(320, 180), fit_config=nvcodec.FitConfig(time_budget=120))
     nvcodec.decode("bunny.nvc", "bunny.mp4")
 
-The names below are loaded on first use (PEP 562), so that ``import nvcodec.decoder`` loads the
-decoder alone: not the fitting code, the encoder or tqdm.
+The names below are loaded on first use (PEP 562), so that ``import nvcodec.bitstream.decoder`` loads
+the decoder alone: not the fitting code, the encoder or tqdm.
 """
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _EXPORTS = {
-    "Bitstream": "decoder", "decode": "decoder", "decode_frames": "decoder", "load_bitstream": "decoder",
-    "EncodeResult": "encoder", "encode": "encoder", "encode_video": "encoder",
+    "Bitstream": "bitstream.decoder", "decode": "bitstream.decoder", "decode_frames": "bitstream.decoder",
+    "load_bitstream": "bitstream.decoder",
+    "EncodeResult": "training.encoder", "encode": "training.encoder", "encode_video": "training.encoder",
     "BitstreamError": "errors", "InputError": "errors", "NvcodecError": "errors", "OutputError": "errors",
-    "FitConfig": "fit", "fit": "fit",
+    "FitConfig": "training.fit", "fit": "training.fit",
     "Video": "io", "VideoInfo": "io", "VideoWriter": "io", "read_video": "io", "write_video": "io",
     "MODELS": "models",
 }

@@ -60,11 +60,11 @@ def parse_memory(text: str) -> int:
 
 
 def _arguments() -> argparse.ArgumentParser:
-    from .bitstream import COLORSPACES
+    from .bitstream.container import COLORSPACES
     from .io import MATRICES, RANGES
     from .models import REGISTRY
     from .rawyuv import PIX_FMTS as RAW_PIX_FMTS
-    from .rd import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_QUALITIES, DEFAULT_RATES
+    from .rd.runner import BASELINE_ALIASES, BASELINES, DEFAULT_BASELINES, DEFAULT_QUALITIES, DEFAULT_RATES
 
     parser = argparse.ArgumentParser(prog="nvcodec", description="Neural video compression with implicit neural representations.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,9 +190,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def cmd_encode(args) -> int:
-    from . import parallel
-    from .encoder import DEFAULT_MODEL, check_output, encode_video
-    from .fit import FitConfig
+    from .training import parallel
+    from .training.encoder import DEFAULT_MODEL, check_output, encode_video
+    from .training.fit import FitConfig
     from .io import parse_frames, parse_size, read_video
     from .rawyuv import RawOptions, parse_fps
 
@@ -269,7 +269,7 @@ def cmd_encode(args) -> int:
 
 
 def cmd_decode(args) -> int:
-    from .decoder import decode
+    from .bitstream.decoder import decode
     from .io import parse_frames
 
     frames = parse_frames(args.frames) if args.frames else None
@@ -284,7 +284,7 @@ def cmd_decode(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .decoder import load_bitstream
+    from .bitstream.decoder import load_bitstream
 
     s = load_bitstream(args.input)
     tensors = sum(s.tensor_bytes.values())
@@ -350,7 +350,7 @@ def cmd_demo(args) -> int:
 
 def cmd_bench(args) -> int:
     from .io import parse_frames
-    from .rd import Clip, parse_list, report_only, run_benchmark
+    from .rd.runner import Clip, parse_list, report_only, run_benchmark
 
     if args.bits is not None and args.qualities:
         raise InputError("bench: --qualities is a ladder of rate-aware fitting, --bits quantizes after fitting; "

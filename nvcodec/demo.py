@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .decoder import decode, decode_frames
-from .encoder import DEFAULT_MODEL, DEFAULT_QUALITY, encode_video
-from .fit import FitConfig
+from .bitstream.decoder import decode, decode_frames
+from .training.encoder import DEFAULT_MODEL, DEFAULT_QUALITY, encode_video
+from .training.fit import FitConfig
 from .io import read_video
 from .metrics import psnr_rgb
-from .provenance import provenance
-from .picture import save_png, side_by_side
-from .rd import baseline_rd_point, decode_baseline, psnr_at_rate
+from .rd.provenance import provenance
+from .rd.picture import save_png, side_by_side
+from .rd.runner import baseline_rd_point, decode_baseline, psnr_at_rate
 
 DEMO_SIZE = (320, 180)
 
@@ -24,7 +24,7 @@ DEMO_SIZE = (320, 180)
 def x264_frames_near(video, bpp: float, ladder: list[dict]) -> tuple[int, float, np.ndarray]:
     """(crf, bpp, RGB frames) of x264 medium at the integer CRF whose rate is nearest ``bpp``:
     the ladder's nearest point and its neighbours, encoded and decoded again."""
-    from .baseline import encode_yuv
+    from .rd.baseline import encode_yuv
 
     def distance(rate: float) -> float:
         return abs(math.log(rate / bpp))

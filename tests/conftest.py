@@ -9,8 +9,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig
 from nvcodec.io import Video, VideoInfo, write_video
 from nvcodec.models import model_class
 

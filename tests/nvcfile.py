@@ -13,8 +13,8 @@ import struct
 import zlib
 from typing import Any, Optional, Sequence
 
-from nvcodec.bitstream import MAGIC, VERSION, VERSION_INDEXED, VERSION_YUV420, svarint, uvarint
-from nvcodec.entropy import CATEGORICAL, CONST, LAPLACE, RAW, scale_count
+from nvcodec.bitstream.container import MAGIC, VERSION, VERSION_INDEXED, VERSION_YUV420, svarint, uvarint
+from nvcodec.bitstream.entropy import CATEGORICAL, CONST, LAPLACE, RAW, scale_count
 
 
 def section(tag: bytes, payload: bytes) -> bytes:

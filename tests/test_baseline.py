@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from nvcodec import baseline, rd
+from nvcodec.rd import baseline
+from nvcodec.rd import runner as rd
 from nvcodec.io import read_video, write_video
 
 from conftest import make_video
@@ -87,7 +88,7 @@ def test_unknown_baseline_is_named():
 
 _ENCODE = """
 import hashlib, sys
-from nvcodec.baseline import encode_yuv
+from nvcodec.rd.baseline import encode_yuv
 from nvcodec.io import read_video
 print(hashlib.sha256(encode_yuv(read_video(sys.argv[1], keep_yuv=True), "libx264", 30).data).hexdigest())
 """

@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from nvcodec.bitstream import LIMITS, read_container, write_container
-from nvcodec.decoder import load_bitstream
+from nvcodec.bitstream.container import LIMITS, read_container, write_container
+from nvcodec.bitstream.decoder import load_bitstream
 from nvcodec.errors import BitstreamError
 from nvcfile import nvc
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nvcodec.cli import main, parse_count, parse_duration
-from nvcodec.decoder import load_bitstream
+from nvcodec.bitstream.decoder import load_bitstream
 from nvcodec.errors import InputError
 from nvcodec.io import read_video
 
@@ -125,7 +125,7 @@ def test_parsers():
 
 
 def test_presets(tmp_path, tiny_video):
-    from nvcodec.encoder import encode_video
+    from nvcodec.training.encoder import encode_video
     from conftest import TINY_FIT
     from dataclasses import replace
     r = encode_video(tiny_video, tmp_path / "p.nvc", params="xs", fit_config=replace(TINY_FIT, epochs=1))

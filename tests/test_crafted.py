@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from nvcfile import categorical, const, laplace, nvc, raw, record
-from nvcodec.bitstream import svarint, uvarint
-from nvcodec.entropy import scale_count
+from nvcodec.bitstream.container import svarint, uvarint
+from nvcodec.bitstream.entropy import scale_count
 from nvcodec.models import model_class
 
 HEADER = {"model": "nerv", "width": 40, "height": 24, "frames": 6, "fps": [25, 1], "matrix": "bt601", "range": "tv",

@@ -101,7 +101,7 @@ def _has_commit(obj) -> bool:
 def test_every_bench_json_carries_its_commit():
     lacking = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "bench").rglob("*.json"))
                if not _has_commit(json.loads(p.read_text()))]
-    assert not lacking, (f"JSON without a commit: {lacking}; record nvcodec.provenance.provenance() in the script "
+    assert not lacking, (f"JSON without a commit: {lacking}; record nvcodec.rd.provenance.provenance() in the script "
                          "that writes them")
 
 
@@ -128,7 +128,7 @@ def test_every_study_has_a_readme_with_its_header():
 # ------------------------------------------------------------------ the sample file
 def test_sample_decodes_as_recorded():
     """The README's quick start: samples/carphone-30f.nvc decodes to the frames its JSON scored."""
-    from nvcodec.decoder import decode_frames
+    from nvcodec.bitstream.decoder import decode_frames
     from nvcodec.io import read_video
     from nvcodec.metrics import psnr_rgb
 
@@ -137,3 +137,20 @@ def test_sample_decodes_as_recorded():
     assert frames.shape == (30, 144, 176, 3) and frames.dtype == np.uint8
     reference = read_video("carphone", frames=(0, 30)).frames
     assert psnr_rgb(reference, frames) == pytest.approx(record["psnr_rgb"], abs=0.01)
+
+
+def test_readme_layout_names_every_module():
+    """The README's Layout block names each folder of the package and, for each, exactly the modules in it."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```")[1]
+    listed: dict[str, set[str]] = {}
+    folder = None
+    for line in block.splitlines():
+        if line and not line[0].isspace():
+            folder = line.split()[0]
+        if folder and folder.startswith("nvcodec/"):
+            listed.setdefault(folder, set()).update(re.findall(r"\b(\w+\.py)\b", line))
+    on_disk = {f"{d.relative_to(ROOT)}/": {p.name for p in d.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+               for d in [ROOT / "nvcodec", *(p.parent for p in (ROOT / "nvcodec").glob("*/__init__.py"))]}
+    listed = {k: v - {"__init__.py"} for k, v in listed.items()}
+    assert listed == on_disk

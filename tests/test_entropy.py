@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nvcodec.bitstream import Reader
-from nvcodec.bitstream import svarint, uvarint
-from nvcodec.entropy import (CATEGORICAL, LAPLACE, RAW, TOTAL, QuantizedArray, _POW2_FRACTIONS, decode_ints,
+from nvcodec.bitstream.container import Reader
+from nvcodec.bitstream.container import svarint, uvarint
+from nvcodec.bitstream.entropy import (CATEGORICAL, LAPLACE, RAW, TOTAL, QuantizedArray, _POW2_FRACTIONS, decode_ints,
                              encode_ints, laplace_table, method_of, pack_tensors, scale_count, table_bits,
                              table_model, unpack_tensors)
 from nvcodec.errors import BitstreamError

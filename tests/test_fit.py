@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import TINY_FIT, make_video, tiny_nerv as _model
-from nvcodec.fit import FitConfig, fit, lr_factor
+from nvcodec.training.fit import FitConfig, fit, lr_factor
 from nvcodec.models import model_class
 from nvcodec.metrics import ms_ssim_torch, psnr_rgb, ssim_torch
 
@@ -157,28 +157,30 @@ def test_resume_refuses_a_checkpoint_of_the_other_colorspace(tmp_path, tiny_vide
 
 _FAULTS_SCRIPT = r"""
 import resource, sys
-import numpy as np, torch
-import nvcodec.fit as fitting
+import numpy as np
+import nvcodec.training.fit as fitting
 from nvcodec.models import model_class
 if sys.argv[1] == "default":
     fitting.keep_freed_memory = lambda: False
-frames = np.random.default_rng(0).integers(0, 256, (4, 120, 200, 3), dtype=np.uint8)
-cls = model_class("nerv")
-def run():
-    torch.manual_seed(0)
-    net = cls(cls.configure(200, 120, 4, 4000))
+def refaults(mib):  # page faults of a block allocated again after one of its size was freed
+    np.ones(mib << 20, np.uint8)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    fitting.fit(net, frames, fitting.FitConfig(epochs=6, quiet=True))
+    np.ones(mib << 20, np.uint8)
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-run()
-print(run())
+frames = np.random.default_rng(0).integers(0, 256, (4, 60, 100, 3), dtype=np.uint8)
+cls = model_class("nerv")
+fitting.fit(cls(cls.configure(100, 60, 4, 2000)), frames, fitting.FitConfig(epochs=2, quiet=True))
+print(refaults(30))
 """
 
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's malloc")
 def test_fitting_keeps_freed_memory_instead_of_faulting_it_back_in():
-    """glibc returned each step's freed activations to the system, so every step faulted them back
-    in (600-900 page faults a step for NeRV at 320x180); fit asks glibc to keep them."""
+    """glibc hands a freed block above its (adaptive) mmap threshold back to the system, so the
+    next block of that size faults its pages in again: a fitting step's activations did so, 600-900
+    page faults a step for NeRV at 320x180. After fit (which asks glibc to keep freed memory), a
+    30 MiB block freed and allocated again faults nothing back in; without that request, its pages
+    fault in again."""
     import subprocess
     import sys
 
@@ -189,5 +191,7 @@ def test_fitting_keeps_freed_memory_instead_of_faulting_it_back_in():
     faults = {}
     for mode in ("default", "keep"):
         out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT, mode], capture_output=True, text=True, check=True)
-        faults[mode] = int(out.stdout.split()[-1])
-    assert faults["keep"] * 5 < faults["default"], faults
+        faults[mode] = [int(out.stdout.split()[-1])]
+    # (how many faults a MiB costs depends on the kernel's huge pages: 30 MiB faulted 865 times here)
+    assert faults["default"][0] > 100, faults
+    assert faults["keep"][0] * 10 < faults["default"][0], faults

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from nvcfile import const_file, header_for
-from nvcodec.bitstream import read_container
-from nvcodec.decoder import decode_frames
+from nvcodec.bitstream.container import read_container
+from nvcodec.bitstream.decoder import decode_frames
 from nvcodec.errors import BitstreamError
 from nvcodec.models import REGISTRY
 

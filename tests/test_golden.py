@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream
 
 DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(DATA))

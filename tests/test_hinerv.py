@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from conftest import TINY_FIT, make_video
-from nvcodec.bitstream import read_container, write_container
+from nvcodec.bitstream.container import read_container, write_container
 from nvcodec.cli import main
-from nvcodec.decoder import decode_frames, load_bitstream
-from nvcodec.encoder import encode_video
-from nvcodec.entropy import pack_tensors
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream
+from nvcodec.training.encoder import encode_video
+from nvcodec.bitstream.entropy import pack_tensors
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import model_class
 from nvcodec.models.coords import time_blend
 from nvcodec.models.hinerv import SHAPES, add_to_every_cell
-from nvcodec.quant import quantize_tensors
+from nvcodec.bitstream.quant import quantize_tensors
 
 HiNeRV = model_class("hinerv")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from nvcodec.decoder import decode_frames, load_bitstream
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream
 from nvcodec.errors import BitstreamError, InputError
 from nvcodec.io import read_video
 
@@ -88,7 +88,7 @@ def test_audio_only_file_is_refused(tmp_path):
 
 
 def _decode_hash(path: str) -> str:
-    code = ("import hashlib, sys; from nvcodec.decoder import decode_frames; "
+    code = ("import hashlib, sys; from nvcodec.bitstream.decoder import decode_frames; "
             "print(hashlib.sha256(decode_frames(sys.argv[1]).tobytes()).hexdigest())")
     return subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True,
                           timeout=120).stdout.strip()

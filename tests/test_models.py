@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from conftest import TINY_FIT, make_video
-from nvcodec.bitstream import read_container
-from nvcodec.decoder import decode_frames, load_bitstream
-from nvcodec.encoder import compress, encode_video, render_all
-from nvcodec.entropy import scale_count, scale_layout, unpack_tensors
-from nvcodec.fit import fit
+from nvcodec.bitstream.container import read_container
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream
+from nvcodec.training.encoder import compress, encode_video, render_all
+from nvcodec.bitstream.entropy import scale_count, scale_layout, unpack_tensors
+from nvcodec.training.fit import fit
 from nvcodec.models import REGISTRY, model_class
-from nvcodec.quant import quantize_tensors
+from nvcodec.bitstream.quant import quantize_tensors
 
 MODELS = sorted(REGISTRY)
 

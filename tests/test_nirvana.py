@@ -14,13 +14,13 @@ import pytest
 import torch
 
 from conftest import TINY_FIT, make_video, torchrun
-from nvcodec.bitstream import VERSION_INDEXED, read_container, uvarint
-from nvcodec.decoder import decode_frames, load_bitstream
-from nvcodec.encoder import encode_video
+from nvcodec.bitstream.container import VERSION_INDEXED, read_container, uvarint
+from nvcodec.bitstream.decoder import decode_frames, load_bitstream
+from nvcodec.training.encoder import encode_video
 from nvcodec.errors import BitstreamError
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import NIRVANA
-from nvcodec.rate import RateModel
+from nvcodec.training.rate import RateModel
 
 FIT = replace(TINY_FIT, epochs=4)
 
@@ -58,7 +58,7 @@ def test_groups_keys_and_plan():
 
 
 def test_scene_cuts_restart_groups_with_a_key():
-    from nvcodec.scenecut import scene_cuts
+    from nvcodec.training.scenecut import scene_cuts
     video = make_video(frames=10)
     assert scene_cuts(video.frames) == []  # motion within a shot is no cut
     cut = video.frames.copy()
@@ -104,7 +104,7 @@ def test_rate_model_starts_from_given_steps_and_bakes_exactly():
 def test_steps_stay_storable_and_garbage_is_never_written():
     """A huge lambda drives steps up without bound; the steps stop where float16 does (all values
     round to 0, no inf x 0 = NaN), and a NaN step is refused rather than written."""
-    from nvcodec.entropy import QuantizedArray, pack_tensors
+    from nvcodec.bitstream.entropy import QuantizedArray, pack_tensors
     model = NIRVANA(NIRVANA.configure(40, 24, 6, 3000, group_size=3))
     rate = RateModel(model, model.names(0))
     with torch.no_grad():
@@ -238,7 +238,7 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 def _long_chain_file(frames: int = 36, key_every: int = 0) -> bytes:
     """A 16x16 file of groups of 3 with random residuals (not fitted), written by the encoder's compress()."""
-    from nvcodec.encoder import compress
+    from nvcodec.training.encoder import compress
     from nvcodec.io import VideoInfo
     torch.manual_seed(3)
     model = NIRVANA(NIRVANA.configure(16, 16, frames, 2000, group_size=3, key_every=key_every))
@@ -291,7 +291,7 @@ def test_cached_chain_sums_are_the_uncached_sums_bit_for_bit():
 
 
 def test_decode_sums_each_chain_once_and_gives_the_uncached_frames():
-    from nvcodec.decoder import render
+    from nvcodec.bitstream.decoder import render
     data = _long_chain_file(36)  # 12 groups, one key: a chain of 11 residuals
     stream = load_bitstream(data)
     assert stream.model.cache_chains and stream.model.config["keys"] == [0]
@@ -318,7 +318,7 @@ def test_random_access_gives_the_full_decodes_bytes(tmp_path):
     for a, b in ((0, 36), (20, 21), (16, 30), (14, 16), (35, 36), (2, 17)):
         assert np.array_equal(decode_frames(data, frames=(a, b)), full[a:b]), (a, b)
     stream = load_bitstream(data)  # decoding out of order (cache restarting from a key) changes nothing
-    from nvcodec.decoder import render
+    from nvcodec.bitstream.decoder import render
     shuffled = [31, 4, 5, 30, 17, 0, 35, 16, 15]
     got = np.concatenate(list(render(stream.model, stream.info, shuffled, 1)))
     assert np.array_equal(got, full[shuffled])

@@ -1,4 +1,4 @@
-"""The optimizers fitting can use (nvcodec.optim): Muon for weight matrices beside Adam."""
+"""The optimizers fitting can use (nvcodec.training.optim): Muon for weight matrices beside Adam."""
 from dataclasses import replace
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 
 from conftest import TINY_FIT, tiny_nerv as _model
 from nvcodec.errors import InputError
-from nvcodec.fit import FitConfig, fit
-from nvcodec.optim import make_optimizer, orthogonalize
+from nvcodec.training.fit import FitConfig, fit
+from nvcodec.training.optim import make_optimizer, orthogonalize
 
 
 @pytest.mark.parametrize("shape", [(40, 9), (9, 40), (16, 16)])

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from conftest import torchrun
-from nvcodec.decoder import decode_frames
+from nvcodec.bitstream.decoder import decode_frames
 
 
 def test_nerv_data_parallel_fits_as_one_process_would(tmp_path, tiny_clip):
@@ -64,7 +64,7 @@ def _sum_in_process(rank: int, init: str, out: str) -> None:
     import torch
     import torch.distributed as dist
 
-    from nvcodec import parallel
+    from nvcodec.training import parallel
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
     a, b, c, d = (torch.zeros(2, 3, requires_grad=True) for _ in range(4))

@@ -1,7 +1,7 @@
 """The demo's picture: frames side by side, the zoomed crop where the source has most detail."""
 import numpy as np
 
-from nvcodec.picture import detail_crop, save_png, side_by_side
+from nvcodec.rd.picture import detail_crop, save_png, side_by_side
 from nvcodec.io import read_video
 
 

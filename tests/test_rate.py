@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from nvcodec.decoder import decode_frames
-from nvcodec.encoder import encode_video, rate_control_start
-from nvcodec.entropy import laplace_table, table_bits
-from nvcodec.fit import FitConfig, fit, plan_stage
+from nvcodec.bitstream.decoder import decode_frames
+from nvcodec.training.encoder import encode_video, rate_control_start
+from nvcodec.bitstream.entropy import laplace_table, table_bits
+from nvcodec.training.fit import FitConfig, fit, plan_stage
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import model_class
-from nvcodec.quant import dequantize_tensor
-from nvcodec.rate import RateModel, laplace_bits, laplace_decay, quality_to_lambda, soft_round
+from nvcodec.bitstream.quant import dequantize_tensor
+from nvcodec.training.rate import RateModel, laplace_bits, laplace_decay, quality_to_lambda, soft_round
 
 from conftest import TINY_FIT
 
@@ -38,7 +38,7 @@ def test_laplace_bits_match_the_coders_integer_table():
 
 
 def test_the_files_estimate_is_the_rate_the_loss_sees():
-    from nvcodec.entropy import laplace_ideal_bits
+    from nvcodec.bitstream.entropy import laplace_ideal_bits
 
     rng = np.random.default_rng(1)
     q = np.round(rng.laplace(0, 2.5, 5000)).astype(np.int32)

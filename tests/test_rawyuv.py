@@ -10,7 +10,7 @@ import torch
 
 from conftest import make_video
 from nvcodec.cli import main
-from nvcodec.decoder import decode_frames, decode_yuv420
+from nvcodec.bitstream.decoder import decode_frames, decode_yuv420
 from nvcodec.errors import InputError
 from nvcodec.io import LazyFrames, as_tensor, read_video, rgb_frames_to_yuv420, yuv420_to_444
 from nvcodec.rawyuv import RawOptions, format_for, parse_fps, parse_name, to_av_frame

@@ -10,9 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from nvcodec import rd
+from nvcodec.rd import runner as rd
 from nvcodec.cli import main
-from nvcodec.decoder import decode_frames
+from nvcodec.bitstream.decoder import decode_frames
 from nvcodec.errors import InputError
 from nvcodec.io import read_video, write_video, yuv420_to_rgb
 from nvcodec.metrics import psnr_rgb

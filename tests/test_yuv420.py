@@ -11,9 +11,9 @@ import torch
 
 from conftest import TINY_FIT, make_video
 from nvcfile import nvc
-from nvcodec.bitstream import read_container, write_container
-from nvcodec.decoder import chroma_average, decode, decode_frames, decode_yuv420, load_bitstream, render_yuv420
-from nvcodec.encoder import encode_video
+from nvcodec.bitstream.container import read_container, write_container
+from nvcodec.bitstream.decoder import chroma_average, decode, decode_frames, decode_yuv420, load_bitstream, render_yuv420
+from nvcodec.training.encoder import encode_video
 from nvcodec.errors import BitstreamError
 from nvcodec.io import read_video, rgb_frames_to_yuv420, yuv420_to_444
 
@@ -89,7 +89,7 @@ def test_cli_refuses_yuv420_with_the_ssim_loss(tmp_path, tiny_clip):
 def test_yuv420_distortion_is_the_weighted_mse_with_psnr_yuvs_gradient():
     """Its value is (6 MSE_Y + MSE_U + MSE_V) / 8 (chroma averaged 2x2); its gradient points where
     PSNR-YUV's does, so the ~10x smaller chroma errors are not neglected."""
-    from nvcodec.fit import distortion
+    from nvcodec.training.fit import distortion
 
     torch.manual_seed(0)
     target = torch.rand(2, 3, 9, 11)
@@ -110,7 +110,7 @@ def test_yuv420_distortion_is_the_weighted_mse_with_psnr_yuvs_gradient():
 def test_the_decoder_converts_each_frame_before_rendering_the_next(tmp_path):
     """Memory: the decoder's checks budget one float frame; a batch's frames must not all be
     alive as floats at once (RGB and yuv420 alike)."""
-    from nvcodec.decoder import render
+    from nvcodec.bitstream.decoder import render
 
     video = make_video(16, 8, frames=4)
     for colorspace in ("rgb", "yuv420"):

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nvcodec.bitstream import read_container, write_container
-from nvcodec.entropy import pack_tensors, unpack_tensors
-from nvcodec.quant import quantize_tensors
-from nvcodec.decoder import decode_frames
+from nvcodec.bitstream.container import read_container, write_container
+from nvcodec.bitstream.entropy import pack_tensors, unpack_tensors
+from nvcodec.bitstream.quant import quantize_tensors
+from nvcodec.bitstream.decoder import decode_frames
 from nvcodec.io import VideoInfo
 from nvcodec.models import model_class
 

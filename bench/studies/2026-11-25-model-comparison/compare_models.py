@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from nvcodec.cli import parse_count
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig
 from nvcodec.io import parse_size, read_video
 
 

@@ -17,15 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nvcodec.provenance import provenance
-from nvcodec.rd import DEFAULT_SIZES
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import DEFAULT_SIZES
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/, for its tools
 from versions_ab import checked_out  # noqa: E402
 
 CHILD = r"""
 import json, statistics, sys, tempfile
-from nvcodec.encoder import encode
-from nvcodec.fit import FitConfig
+from nvcodec.training.encoder import encode
+from nvcodec.training.fit import FitConfig
 clip, w, h, bpp, budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 with tempfile.TemporaryDirectory() as t:
     r = encode(clip, f"{t}/x.nvc", size=(w, h), target_bpp=bpp, fit_config=FitConfig(time_budget=budget, quiet=True))

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 import nvcodec.models.hnerv as hnerv
-from nvcodec.decoder import decode_frames
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig
+from nvcodec.bitstream.decoder import decode_frames
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig
 from nvcodec.io import read_video
 from nvcodec.metrics import frame_psnr
 

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 from nvcodec.io import write_atomic
-from nvcodec.provenance import provenance
-from nvcodec.rd import psnr_at_rate, read_results
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import psnr_at_rate, read_results
 
 
 def points(path: Path) -> list[dict]:

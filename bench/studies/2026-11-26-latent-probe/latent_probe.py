@@ -92,12 +92,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from nvcodec.entropy import pack_tensors
+from nvcodec.bitstream.entropy import pack_tensors
 from nvcodec.io import read_video, write_atomic
-from nvcodec.provenance import provenance
-from nvcodec.quant import dequantize_tensors, quantize_tensors
-from nvcodec.rate import soft_round
-from nvcodec.rd import DEFAULT_SIZES, score
+from nvcodec.rd.provenance import provenance
+from nvcodec.bitstream.quant import dequantize_tensors, quantize_tensors
+from nvcodec.training.rate import soft_round
+from nvcodec.rd.runner import DEFAULT_SIZES, score
 
 #: Lambdas (loss = MSE + lambda * bpp): a ladder of four, spaced to span about 0.02-0.1 bpp on
 #: bunny 320x180 at 120 s from one point (lambda 0.15: 0.040 bpp) and the slope of an earlier

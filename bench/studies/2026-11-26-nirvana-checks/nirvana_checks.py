@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("-o", "--output", default=str(Path(__file__).resolve().parent / "nirvana-checks.json"))
     args = ap.parse_args()
-    from nvcodec.decoder import decode, decode_frames
+    from nvcodec.bitstream.decoder import decode, decode_frames
     from nvcodec.io import read_video
     from nvcodec.metrics import frame_psnr
 

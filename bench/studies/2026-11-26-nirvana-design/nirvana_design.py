@@ -39,8 +39,8 @@ def main() -> None:
     chosen = args.variants.split(",")
     if any(v not in SHORT for v in chosen):
         ap.error(f"--variants: choose from {', '.join(SHORT)}")
-    from nvcodec.encoder import encode_video
-    from nvcodec.fit import FitConfig
+    from nvcodec.training.encoder import encode_video
+    from nvcodec.training.fit import FitConfig
     from nvcodec.io import parse_size, read_video
     from nvcodec.models import nirvana
 

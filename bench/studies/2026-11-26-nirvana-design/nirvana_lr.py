@@ -17,8 +17,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
     args = ap.parse_args()
-    from nvcodec.encoder import encode_video
-    from nvcodec.fit import FitConfig
+    from nvcodec.training.encoder import encode_video
+    from nvcodec.training.fit import FitConfig
     from nvcodec.io import read_video
 
     video = read_video("bikes", frames=(0, 3), size=(320, 136))

@@ -57,8 +57,8 @@ VARIANTS: dict[str, tuple[dict, dict, bool]] = {
 
 def run_one(frames_path: str, model: str, params: int, epochs: int, device: str, variant: str, seed: int,
             threads: int) -> dict:
-    from nvcodec.encoder import psnr_of
-    from nvcodec.fit import FitConfig, fit
+    from nvcodec.training.encoder import psnr_of
+    from nvcodec.training.fit import FitConfig, fit
     from nvcodec.io import Video, VideoInfo
     from nvcodec.models import model_class
     from levers import kaiming  # bench/levers.py: on the path (see the top)

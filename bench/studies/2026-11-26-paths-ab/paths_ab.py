@@ -21,8 +21,8 @@ from pathlib import Path
 
 from nvcodec.io import read_video
 from nvcodec.metrics import bd_rate, overlap
-from nvcodec.provenance import provenance
-from nvcodec.rd import DEFAULT_SIZES, params_for_rate
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import DEFAULT_SIZES, params_for_rate
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/, for its tools
 from versions_ab import encode  # noqa: E402
 

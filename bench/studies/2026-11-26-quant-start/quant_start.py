@@ -17,13 +17,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nvcodec.decoder import decode_frames
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig
+from nvcodec.bitstream.decoder import decode_frames
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig
 from nvcodec.io import read_video, write_atomic
 from nvcodec.metrics import psnr_rgb
-from nvcodec.provenance import provenance
-from nvcodec.rd import DEFAULT_SIZES
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import DEFAULT_SIZES
 
 
 def main() -> int:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from nvcodec.fit import FitConfig, fit
+from nvcodec.training.fit import FitConfig, fit
 from nvcodec.io import read_video, write_atomic
 from nvcodec.models import model_class
-from nvcodec.provenance import provenance
-from nvcodec.rd import DEFAULT_SIZES
+from nvcodec.rd.provenance import provenance
+from nvcodec.rd.runner import DEFAULT_SIZES
 
 PLANS = {"float": {}, "soft": {"rate_lambda": 0.01, "quant_start": 0.0, "hard_start": 1.0},
          "hard": {"rate_lambda": 0.01, "quant_start": 0.0, "hard_start": 0.0}}

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from nvcodec.fit import FitConfig, loss_fn, to_batch, use_bf16
+from nvcodec.training.fit import FitConfig, loss_fn, to_batch, use_bf16
 from nvcodec.io import read_video, write_atomic
 from nvcodec.models import model_class
-from nvcodec.provenance import provenance
-from nvcodec.rate import RateModel, trained_stored_names
-from nvcodec.rd import DEFAULT_SIZES
+from nvcodec.rd.provenance import provenance
+from nvcodec.training.rate import RateModel, trained_stored_names
+from nvcodec.rd.runner import DEFAULT_SIZES
 from nvcodec.resources import keep_freed_memory
 
 PHASES = ("float", "soft", "hard")

@@ -22,8 +22,8 @@ import torch
 
 import nvcodec
 from nvcodec.models import model_class
-from nvcodec.provenance import provenance
-from nvcodec.rate import RateModel, trained_stored_names
+from nvcodec.rd.provenance import provenance
+from nvcodec.training.rate import RateModel, trained_stored_names
 from nvcodec.resources import keep_freed_memory
 
 

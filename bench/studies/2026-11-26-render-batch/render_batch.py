@@ -17,7 +17,7 @@ import torch
 
 from nvcodec.io import write_atomic
 from nvcodec.models import model_class
-from nvcodec.provenance import provenance
+from nvcodec.rd.provenance import provenance
 
 
 def main() -> None:

@@ -27,14 +27,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from nvcodec.encoder import compress, default_params, psnr_of
-from nvcodec.entropy import encode_ints, scale_layout
-from nvcodec.fit import FitConfig, distortion, fit, to_batch
+from nvcodec.training.encoder import compress, default_params, psnr_of
+from nvcodec.bitstream.entropy import encode_ints, scale_layout
+from nvcodec.training.fit import FitConfig, distortion, fit, to_batch
 from nvcodec.io import read_video, write_atomic
 from nvcodec.models import INR, model_class
-from nvcodec.provenance import provenance
-from nvcodec.rate import RateModel, quality_to_lambda
-from nvcodec.rd import DEFAULT_SIZES
+from nvcodec.rd.provenance import provenance
+from nvcodec.training.rate import RateModel, quality_to_lambda
+from nvcodec.rd.runner import DEFAULT_SIZES
 
 # ---------------------------------------------------------------------------- the search
 # After a rate-aware fit: each tensor's quantization step re-chosen by measured D + lambda * R.

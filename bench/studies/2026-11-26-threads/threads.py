@@ -26,7 +26,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from nvcodec.cli import parse_count
-from nvcodec.fit import to_batch
+from nvcodec.training.fit import to_batch
 from nvcodec.io import parse_size, read_video
 from nvcodec.models import model_class
 from nvcodec.resources import keep_freed_memory

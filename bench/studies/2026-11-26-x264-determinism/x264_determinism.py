@@ -8,7 +8,7 @@ with a given byte (MALLOC_PERTURB_), so that memory nobody wrote holds other gar
   frames: the frames handed to it are filled completely) reads memory it never wrote;
 - the same with x264's assembly limited to AVX2 and below, and with no assembly at all: the size
   no longer changes, so the reads are in x264's AVX-512 code (only on CPUs that have it);
-- as the bench runs it now (nvcodec.baseline fills fresh memory with one fixed byte during the
+- as the bench runs it now (nvcodec.rd.baseline fills fresh memory with one fixed byte during the
   encode): the same bytes whatever the allocator held.
 Output: bench/studies/2026-11-26-x264-determinism/x264-determinism.json.
 """
@@ -22,12 +22,12 @@ import sys
 from pathlib import Path
 
 from nvcodec.io import write_atomic
-from nvcodec.provenance import provenance
+from nvcodec.rd.provenance import provenance
 
 _CHILD = r"""
 import contextlib, hashlib, json, sys
-import nvcodec.baseline as b
-from nvcodec import rd
+import nvcodec.rd.baseline as b
+from nvcodec.rd import runner as rd
 from nvcodec.io import read_video
 clip, frames, crf, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 c = rd.Clip.parse(clip)

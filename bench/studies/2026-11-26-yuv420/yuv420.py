@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 
-from nvcodec.decoder import decode_frames, decode_yuv420
-from nvcodec.encoder import encode_video
-from nvcodec.fit import FitConfig
+from nvcodec.bitstream.decoder import decode_frames, decode_yuv420
+from nvcodec.training.encoder import encode_video
+from nvcodec.training.fit import FitConfig
 from nvcodec.io import read_video
-from nvcodec.rd import DEFAULT_SIZES, score
+from nvcodec.rd.runner import DEFAULT_SIZES, score
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ def main() -> None:
             for v in variants:
                 runs[v].append(run(v, args.clip, args.size, args.params, args.budget, Path(tmp) / f"{v}.nvc"))
                 print(v, runs[v][-1], flush=True)
-    from nvcodec.provenance import provenance
+    from nvcodec.rd.provenance import provenance
 
     summary = {v: {k: statistics.median(r[k] for r in rs) for k in ("epochs", "psnr_rgb_before_quantization",
                                                                      "psnr_rgb", "bpp")} | {"runs": rs}

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from nvcodec.fit import FitConfig, fit, to_batch
+from nvcodec.training.fit import FitConfig, fit, to_batch
 from nvcodec.io import parse_size, read_video
 from nvcodec.models import model_class
 from nvcodec.models.blocks import positional_encoding
@@ -89,7 +89,7 @@ def fit_half(net, frames: torch.Tensor, seconds: float, lr: float = 5e-3, batch:
 def run_progressive(video, params: int, budget: float, share: float, own_head: bool = False) -> dict:
     """``own_head``: the low-resolution phase has a head of its own (dropped after it), and the
     last block and the head start at PyTorch's initialisation after it (any widths)."""
-    from nvcodec.encoder import psnr_of
+    from nvcodec.training.encoder import psnr_of
 
     cls = model_class("nerv")
     torch.manual_seed(0)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 import torch
 
-from nvcodec.decoder import decode_frames
-from nvcodec.encoder import encode_video, psnr_of
-from nvcodec.fit import FitConfig, fit
+from nvcodec.bitstream.decoder import decode_frames
+from nvcodec.training.encoder import encode_video, psnr_of
+from nvcodec.training.fit import FitConfig, fit
 from nvcodec.io import parse_size, read_video
 from nvcodec.metrics import frames_sha256, psnr_rgb
 from nvcodec.models import model_class
-from nvcodec.parallel import Processes
-from nvcodec.provenance import provenance
+from nvcodec.training.parallel import Processes
+from nvcodec.rd.provenance import provenance
 
 
 #: a variant's suffixes (``nerv-grid+random+lr4``) set these attributes of the hinerv model

@@ -1,6 +1,6 @@
 """Where a result came from: one record shared by every script that writes results.
 
-    from nvcodec.provenance import provenance
+    from nvcodec.rd.provenance import provenance
     report["meta"]["provenance"] = provenance("python bench/speed.py --epochs 30")
 
 It names the git commit of the code that ran (and whether the tree had uncommitted changes),

@@ -26,9 +26,9 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .errors import InputError
-from .io import SAMPLE_CLIPS, Video, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_rgb
-from .metrics import bd_rate, frames_sha256, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
+from ..errors import InputError
+from ..io import SAMPLE_CLIPS, Video, read_video, rgb_frames_to_yuv420, write_atomic, yuv420_to_rgb
+from ..metrics import bd_rate, frames_sha256, ms_ssim_rgb, overlap, psnr_rgb, psnr_yuv
 from .provenance import provenance
 
 #: The CPU sizes of docs/benchmark.md for the bundled clips; other inputs are used at their own size.
@@ -95,7 +95,7 @@ class Clip:
 
     @classmethod
     def parse(cls, text: str, frames: Optional[tuple[int, Optional[int]]] = None) -> "Clip":
-        from .io import parse_size
+        from ..io import parse_size
 
         source, _, size = text.partition("@")
         if not source:
@@ -173,10 +173,10 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
     "quality" (rate-aware at quality ``knob``) or "ptq" (fitted in float and quantized to ``bits``
     with a parameter budget for target rate ``knob``). ``colorspace`` "yuv420": the network renders
     yuv420p planes, scored as they are (PSNR-YUV) and converted to RGB for PSNR-RGB."""
-    from .decoder import decode_frames, decode_yuv420
-    from .encoder import encode_video
-    from .fit import FitConfig
-    from .parallel import Processes
+    from ..bitstream.decoder import decode_frames, decode_yuv420
+    from ..training.encoder import encode_video
+    from ..training.fit import FitConfig
+    from ..training.parallel import Processes
 
     # a point is one process's work, also when the bench's points are spread over several
     common = {"model": model, "fit_config": FitConfig(time_budget=budget, quiet=True), "colorspace": colorspace,
@@ -291,9 +291,9 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
     process alone; rank 0 collects them clip by clip and alone writes the results."""
     from tqdm.auto import tqdm
 
-    from . import parallel
+    from ..training import parallel
     from .baseline import STREAM_SUFFIX
-    from .models import model_class
+    from ..models import model_class
 
     procs = parallel.start("cpu")
     quiet = quiet or not procs.main

@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -21,15 +21,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import parallel
-from .bitstream import COLORSPACES
-from .decoder import chroma_average
-from .errors import InputError
-from .io import as_tensor
-from .metrics import psnr_from_mse, ssim_torch
-from .models import INR, Stage
+from ..bitstream.container import COLORSPACES
+from ..bitstream.decoder import chroma_average
+from ..errors import InputError
+from ..io import as_tensor
+from ..metrics import psnr_from_mse, ssim_torch
+from ..models import INR, Stage
 from .optim import OPTIMIZERS, make_optimizer
 from .rate import RateModel, RateSet, trained_stored_names
-from .resources import keep_freed_memory
+from ..resources import keep_freed_memory
 
 
 @dataclass
@@ -271,14 +271,14 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
     resumed = None
     if cfg.resume and checkpoint and Path(checkpoint).exists():
         resumed = load_checkpoint(checkpoint, model, cfg.colorspace)
-        start_epoch, spent, history = resumed[0], resumed[1], resumed[2]
+        start_epoch, spent, history = resumed.epoch, resumed.seconds, resumed.history
     began = time.perf_counter() - spent
     bar = progress_bar(cfg, model.name, start_epoch, spent, len(run))
     shares = [plan[i].share for i in run]
     # rate control over several stages: each aims at the target times its share of the budget
     # (a key group, given more time, may spend more bits than a residual), so that they add up
     norm = sum(s.share * len(s.frames) for s in plan) / sum(len(s.frames) for s in plan)
-    lam = resumed[4] if resumed is not None and resumed[4] is not None else cfg.rate_lambda
+    lam = resumed.lam if resumed is not None and resumed.lam is not None else cfg.rate_lambda
     rates: dict[int, RateModel] = {}
     stage_log: list[dict] = []
     psnrs: list[tuple[float, int]] = []
@@ -326,7 +326,7 @@ def _fit(model: INR, frames: np.ndarray | torch.Tensor, cfg: FitConfig,
 def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, index: int,
                window: tuple[float, float], began: float, bar: tqdm, lam: Optional[float],
                rates: dict[int, RateModel], on_epoch, history: list[dict], epochs_before: int,
-               checkpoint: Optional[str], resumed, bf16: bool, size: tuple[int, int],
+               checkpoint: Optional[str], resumed: Optional[Resumed], bf16: bool, size: tuple[int, int],
                multi: bool, procs: parallel.Processes) -> tuple[Optional[RateModel], Optional[float], int, int, float, int]:
     """Fit one stage of the plan within ``window`` (its start and end as shares of the budget),
     data-parallel over ``procs``. Returns its RateModel (or None), lambda at its end, its epochs,
@@ -359,13 +359,13 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
     rate: Optional[RateModel] = None
     start_epoch = 0
     if resumed is not None:  # one-stage fits only
-        start_epoch, rate = resumed[0], resumed[3]
+        start_epoch, rate = resumed.epoch, resumed.rate
         if rate is not None:
             model.before_quantization(frames, resumed=True)
             train_steps(rate)
-        if coarse_head is not None and resumed[6] is not None:
-            coarse_head.load_state_dict(resumed[6])
-        restore_optimizer(optimizer, resumed[5], cfg.checkpoint)
+        if coarse_head is not None and resumed.coarse_head is not None:
+            coarse_head.load_state_dict(resumed.coarse_head)
+        restore_optimizer(optimizer, resumed.optimizer, cfg.checkpoint)
     order_frames = torch.tensor(stage.frames, dtype=torch.int64)
     n = len(order_frames)
     batch = stage.batch or cfg.batch_size
@@ -502,9 +502,19 @@ def save_checkpoint(path: str, model: INR, optimizer, epoch: int, seconds: float
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str, model: INR,
-                    colorspace: str = "rgb") -> tuple[int, float, list, Optional[RateModel], Optional[float], dict,
-                                                      Optional[dict]]:
+class Resumed(NamedTuple):
+    """What a checkpoint gives a resumed fit (load_checkpoint has already loaded the weights)."""
+
+    epoch: int
+    seconds: float
+    history: list
+    rate: Optional[RateModel]  # a rate-aware fit that had begun quantizing
+    lam: Optional[float]
+    optimizer: dict
+    coarse_head: Optional[dict]
+
+
+def load_checkpoint(path: str, model: INR, colorspace: str = "rgb") -> Resumed:
     # weights_only=True: a checkpoint is parsed as tensors and plain data, never unpickled as code.
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state.get("model") != model.name or state.get("config") != model.config:
@@ -521,8 +531,8 @@ def load_checkpoint(path: str, model: INR,
         except RuntimeError:
             raise InputError(f"{path}: checkpoint from another version of nvcodec's rate-aware fitting; "
                              "delete it or drop --resume") from None
-    return (int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda"),
-            state["optimizer"], state.get("coarse_head"))
+    return Resumed(int(state["epoch"]), float(state["seconds"]), list(state["history"]), rate, state.get("lambda"),
+                   state["optimizer"], state.get("coarse_head"))
 
 
 def restore_optimizer(optimizer, state: dict, path: str) -> None:

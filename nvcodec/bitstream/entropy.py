@@ -23,7 +23,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from .bitstream import LIMITS, Reader, svarint, uvarint
+from .container import LIMITS, Reader, svarint, uvarint
 
 CONST, RAW, CATEGORICAL, LAPLACE = range(4)
 METHOD_NAMES = ("const", "raw", "categorical", "laplace")

@@ -23,7 +23,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .entropy import QuantizedArray, scale_layout
+from ..bitstream.entropy import QuantizedArray, scale_layout
 
 #: the largest integer a quantized value may take (16-bit codes); the rate keeps them far smaller
 QMAX = 2 ** 15 - 1

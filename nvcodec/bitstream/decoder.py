@@ -13,13 +13,13 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
-from .bitstream import LIMITS, VERSION_INDEXED, Container, fps_of, read_container
+from .container import LIMITS, VERSION_INDEXED, Container, fps_of, read_container
 from .entropy import iter_tensors, laplace_ideal_bits
-from .errors import BitstreamError, InputError, NvcodecError
-from .io import VideoInfo, VideoWriter, yuv420_to_rgb
-from .models import INR, REGISTRY
+from ..errors import BitstreamError, InputError, NvcodecError
+from ..io import VideoInfo, VideoWriter, yuv420_to_rgb
+from ..models import INR, REGISTRY
 from .quant import dequantize_tensor
-from .resources import default_memory_limit, format_bytes
+from ..resources import default_memory_limit, format_bytes
 
 
 @dataclass
@@ -329,7 +329,7 @@ def decode(source: str | os.PathLike, output: str | os.PathLike, *,
     seconds = time.perf_counter() - began
     described = None
     if writer.kind == "yuv":
-        from .rawyuv import describe_output
+        from ..rawyuv import describe_output
 
         described = describe_output(stream.info.width, stream.info.height, stream.info.fps, writer.pix_fmt)
     return DecodeResult(os.fspath(output), len(indices), seconds, len(indices) / seconds, described)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Optional
 
-from .errors import BitstreamError
+from ..errors import BitstreamError
 
 MAGIC = b"NVC\x89"
 #: 2: entropy models are integer tables (exact on any machine), ANS streams must be used up exactly.

@@ -17,9 +17,9 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .errors import InputError
-from .io import Video
-from .resources import glibc
+from ..errors import InputError
+from ..io import Video
+from ..resources import glibc
 
 #: libx265 4.x aborts or segfaults the process on small frames (seen: widths 40 and 48 with
 #: heights 16 to 32; 64 and up in both sides never did), so smaller clips are refused.
@@ -143,7 +143,7 @@ def _fixed_fresh_memory(byte: int = 0x55) -> Iterator[None]:
 def _frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, index: int, fps: Fraction):
     import av
 
-    from .io import _fill_plane
+    from ..io import _fill_plane
 
     h, w = y.shape
     frame = av.VideoFrame(w, h, "yuv420p")
@@ -208,7 +208,7 @@ def encode_yuv(video: Video, codec: str = "libx264", crf: int = 28, preset: str 
 def decode_yuv(data: bytes, codec: str) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
     import av
 
-    from .io import _planes
+    from ..io import _planes
 
     began = time.perf_counter()
     planes = []

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .io import write_atomic
+from ..io import write_atomic
 
 LABEL_HEIGHT = 14
 

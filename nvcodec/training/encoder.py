@@ -13,16 +13,16 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from .bitstream import COLORSPACES, write_container
-from .decoder import Bitstream, load_bitstream, render
-from .entropy import QuantizedArray, pack_tensors, scale_count
-from .errors import InputError, OutputError
+from ..bitstream.container import COLORSPACES, write_container
+from ..bitstream.decoder import Bitstream, load_bitstream, render
+from ..bitstream.entropy import QuantizedArray, pack_tensors, scale_count
+from ..errors import InputError, OutputError
 from .fit import FitConfig, FitResult, fit
-from .io import (Video, VideoInfo, as_tensor, check_writable, read_video, rgb_frames_to_yuv420, write_atomic,
+from ..io import (Video, VideoInfo, as_tensor, check_writable, read_video, rgb_frames_to_yuv420, write_atomic,
                  yuv420_to_444)
-from .metrics import frame_psnr, frames_sha256
-from .models import INR, model_class
-from .quant import dequantize_tensors, quantize_tensors
+from ..metrics import frame_psnr, frames_sha256
+from ..models import INR, model_class
+from ..bitstream.quant import dequantize_tensors, quantize_tensors
 from .parallel import Processes, device_for, gather, share, start
 from .rate import RateModel, RateSet, check_quality, quality_to_lambda
 from .scenecut import scene_cuts
