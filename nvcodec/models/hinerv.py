@@ -59,6 +59,15 @@ SHAPES: dict[str, dict[str, Any]] = {
     # NeRV with local grids only
     "mlp-local": {"upsample": "shuffle", "depths": [], "expansion": 2, "mlp": True,
                   "base": [], "local": (0.25, 4)},
+    # NeRV's trunk fed by a base grid alone (no local grids: their broadcast adds and sums over
+    # the cells at every stage cost ~35 % of nerv-grid's CPU time): HNeRV's shape with embeddings
+    # that are fitted parameters started from the content, instead of an encoder's output
+    "grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "base": [(0.25, 8)], "local": None},
+    # the same, finer in time and narrower (a slice every second frame, 4 channels)
+    "grid-t2": {"upsample": "shuffle", "depths": [], "expansion": 2, "base": [(0.5, 4)], "local": None},
+    # NeRV (its MLP) with a content-started base grid beside it, no local grids
+    "mlp+grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "mlp": True, "base": [(0.25, 4)],
+                 "local": None},
 }
 #: the MLP stem's positional encoding (NeRV's) and its hidden width over the stem's channels
 PE_LEVELS, PE_BASE, MLP_RATIO = 80, 1.25, 2.0
