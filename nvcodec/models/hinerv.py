@@ -66,7 +66,7 @@ SHAPES: dict[str, dict[str, Any]] = {
     # the same, finer in time and narrower (a slice every second frame, 4 channels)
     "grid-t2": {"upsample": "shuffle", "depths": [], "expansion": 2, "base": [(0.5, 4)], "local": None},
     # NeRV (its MLP) with a content-started base grid beside it, no local grids
-    "mlp+grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "mlp": True, "base": [(0.25, 4)],
+    "mlp-with-grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "mlp": True, "base": [(0.25, 4)],
                  "local": None},
 }
 #: the MLP stem's positional encoding (NeRV's) and its hidden width over the stem's channels
