@@ -71,8 +71,11 @@ SHAPES: dict[str, dict[str, Any]] = {
 }
 #: the MLP stem's positional encoding (NeRV's) and its hidden width over the stem's channels
 PE_LEVELS, PE_BASE, MLP_RATIO = 80, 1.25, 2.0
-DEFAULT_SHAPE = "nerv-grid"
+DEFAULT_SHAPE = "grid"
 MAX_SLICES = 4096
+#: the most of a budget the base grids may hold (the probe's grid shape won on bikes at 72 % and
+#: tied on bunny at 39 %, bench/studies/2026-12-04-grid-probe/)
+MAX_GRID_SHARE = 0.75
 #: the spread (standard deviation per channel) of the base grids' start, random or from the content
 GRID_STD = 0.1
 
@@ -199,8 +202,14 @@ class HiNeRV(INR):
         def fits(c0: int, grid_scale: float) -> bool:
             return count_params(lambda: cls(config_for(c0, grid_scale))) <= params
 
-        grid_scale = 1.0  # small budgets: the grids shrink (by halves) until the narrowest model fits
-        while grid_scale > 1 / 64 and not fits(2, grid_scale):
+        def grid_values(grid_scale: float) -> int:
+            return sum(t * ch * h0 * w0 for t, ch in config_for(2, grid_scale)["base_grid"])
+
+        # the base grids shrink (their channels by halves) until they hold at most MAX_GRID_SHARE
+        # of the budget and the narrowest model fits: else a short clip's budget went to the grid
+        # and left the convolutions 3 channels wide (carphone at 0.05 bpp: 95 % in the grid)
+        grid_scale = 1.0
+        while grid_scale > 1 / 64 and (not fits(2, grid_scale) or grid_values(grid_scale) > MAX_GRID_SHARE * params):
             grid_scale /= 2
         c0 = largest_width(lambda c: fits(c, grid_scale), 2, 2048)
         return config_for(c0, grid_scale)
