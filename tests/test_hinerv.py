@@ -113,3 +113,36 @@ def test_a_damaged_grid_tensor_is_refused(tmp_path, capsys):
     path.write_bytes(bytes(data))
     assert main(["decode", str(path), "-o", str(tmp_path / "o.y4m"), "--quiet"]) == 2
     assert str(path) in capsys.readouterr().err
+
+
+def test_base_grid_starts_from_the_content():
+    """fit starts the base grid from the frames (HiNeRV.initialize): over a clip that brightens frame by
+    frame, the first principal component of each slice follows the brightness of its frame; every channel
+    has the start's spread; without content_init the noise start is left as it was."""
+    from nvcodec.models.hinerv import GRID_STD
+    from nvcodec.training.fit import FitConfig, fit
+
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 60, (24, 40, 3))
+    brightness = np.linspace(20, 180, 12)
+    frames = np.stack([texture + b for b in brightness]).astype(np.uint8)
+    config = HiNeRV.configure(40, 24, 12, 20_000, shape="grid")
+    net = HiNeRV(config)
+    noise = net.grids[0].detach().clone()
+    net.content_init = False
+    net.initialize(frames)
+    assert torch.equal(net.grids[0], noise)
+    net.content_init = True
+    with torch.no_grad():
+        net.initialize(frames)
+    grid = net.grids[0].detach()
+    slices = grid.shape[0]
+    at = [round(k * 11 / (slices - 1)) for k in range(slices)]
+    first = grid[:, 0].mean((1, 2)).numpy()
+    assert abs(np.corrcoef(first, brightness[at])[0, 1]) > 0.99
+    assert torch.allclose(grid.transpose(0, 1).reshape(grid.shape[1], -1).std(1), torch.full((grid.shape[1],), GRID_STD),
+                          rtol=1e-3)
+    # fit calls it before its first step: a fresh model's grid moves from its noise start at once
+    net = HiNeRV(config)
+    fit(net, frames, replace(TINY_FIT, epochs=1))
+    assert abs(np.corrcoef(net.grids[0].detach()[:, 0].mean((1, 2)).numpy(), brightness[at])[0, 1]) > 0.9

@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ORDER = ["bunny-120s.json", "bunny-120s-mlp.json", "bikes-120s.json", "bikes-120s-cheap.json", "bunny-600s.json",
-         "bunny-60-epochs.json", "bunny-120s-init.json"]
+         "bunny-60-epochs.json", "bunny-120s-init.json", "bunny-120s-round2.json", "bikes-120s-round2.json"]
 
 
 def rows() -> list[str]:
@@ -31,6 +31,8 @@ def rows() -> list[str]:
         rc = data.get("rate_control", {})
         budget = f"{data['epochs']} epochs" if data.get("epochs") else f"{data['budget_s']:g} s"
         for variant, r in data["float"].items():
+            if not r["runs"]:  # a variant the run did not reach
+                continue
             run = r["runs"][0]
             speed = f"{r['ms_per_epoch']:.0f}" + (f" (×{r['ms_per_epoch'] / nerv['ms_per_epoch']:.2f})" if nerv else "")
             gain = f" ({r['psnr_rgb'] - nerv['psnr_rgb']:+.2f})" if nerv and variant != "nerv" else ""
