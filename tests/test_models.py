@@ -117,6 +117,19 @@ def test_hnerv_embeddings_are_fitted_inside_the_rate(tmp_path):
     assert torch.count_nonzero(stream.model.embeddings) > 0
 
 
+def test_hnerv_fit_too_short_to_quantize_keeps_its_embeddings(tmp_path):
+    """A rate-aware fit that ends before its quantized phase (quant_start past the end) still quantizes
+    the encoder's embeddings from their values: they were zeros when the rate's steps were set (every
+    step at its floor, the file's embeddings clamped near +-0.03 and the estimate far off)."""
+    video = make_video(40, 24, frames=6)
+    result = encode_video(video, tmp_path / "h.nvc", model="hnerv", params=4000, quality=20,
+                          fit_config=replace(TINY_FIT, epochs=1, quant_start=0.99))
+    assert result.fit.history[-1]["mode"] == "float"  # it never reached the quantized phase
+    assert result.coded_bits == pytest.approx(result.estimated_bits, rel=0.03)
+    embeddings = load_bitstream(tmp_path / "h.nvc").model.embeddings
+    assert float(embeddings.abs().max()) > 0.1
+
+
 def test_nerv_film_option_starts_as_the_identity_and_round_trips(tmp_path):
     """--model nerv with film: each stage scaled and shifted by the frame's MLP features; zero at
     the start (the same frames as without), trained and stored like any tensor, decoded exactly."""

@@ -266,6 +266,7 @@ class HiNeRV(INR):
             return [{"params": list(self.parameters()), "lr_scale": 1.0}]
         return [{"params": rest, "lr_scale": 1.0}, {"params": grids, "lr_scale": self.grid_lr_scale}]
 
+    @torch.no_grad()
     def initialize(self, frames: torch.Tensor) -> None:
         """Each base-grid level starts from the content: its slice k from the frame at the slice's
         time, area-averaged to r x r values a base cell (r the least with 3 r^2 >= its channels),
@@ -279,7 +280,9 @@ class HiNeRV(INR):
         for grid in self.grids:
             slices, channels = grid.shape[0], grid.shape[1]
             r = math.ceil(math.sqrt(channels / 3))
-            picked = [round(k * (len(frames) - 1) / max(slices - 1, 1)) for k in range(slices)]
+            # slice k sits at frame k (T - 1) / (slices - 1), as coords.time_blend places it
+            picked = [min(round(k * (self.config["frames"] - 1) / max(slices - 1, 1)), len(frames) - 1)
+                      for k in range(slices)]
             cells = []
             for i in picked:
                 frame = torch.as_tensor(frames[i]).to(grid.device).permute(2, 0, 1).float().div(255)[None]

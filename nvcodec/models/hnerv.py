@@ -113,8 +113,8 @@ class HNeRV(INR):
                     "embed_dim": embed_dim, "strides": strides, "channels": channels, "enc_dim": enc_dim,
                     "max_kernel": max_kernel}
 
-        c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c), decoder_only=True))
-                           + frames * embed_dim * h0 * w0 <= params, 2, 4096)
+        # the embeddings are a parameter (fitted inside the rate): count_params counts them already
+        c0 = largest_width(lambda c: count_params(lambda: cls(config_for(c), decoder_only=True)) <= params, 2, 4096)
         return config_for(c0)
 
     @classmethod

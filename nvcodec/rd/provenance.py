@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-_REPO = Path(__file__).resolve().parent.parent
+_REPO = Path(__file__).resolve().parents[2]  # the repository: nvcodec/rd/provenance.py
 
 
 def git_commit() -> dict[str, Any]:

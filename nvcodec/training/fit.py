@@ -416,6 +416,7 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             coarse = coarse_head is not None and now < coarse_share  # in float: coarse_share <= quant_start
             if mode != "float" and rate is None:  # the quantizers start from the weights learned so far
                 model.before_quantization(frames)
+                parallel.same_start(list(model.parameters()), procs)  # what it made, alike in every process
                 rate = new_rate()
                 train_steps(rate)
             frames_in = target if model.needs_frames else None
@@ -481,7 +482,8 @@ def _fit_stage(model: INR, frames: torch.Tensor, cfg: FitConfig, stage: Stage, i
             save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
                             cfg.colorspace, coarse_head)
     if cfg.rate_lambda is not None and rate is None and stored_trained:
-        rate = new_rate()  # too short to reach its quantized phase: its values are still rounded as learned
+        model.before_quantization(frames)  # too short to reach its quantized phase: what it would have started
+        rate = new_rate()  # from is rounded as learned
     if checkpoint:
         save_checkpoint(checkpoint, model, optimizer, epoch, time.perf_counter() - began, history, rate, lam,
                         cfg.colorspace, coarse_head)
