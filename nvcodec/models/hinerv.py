@@ -258,12 +258,16 @@ class HiNeRV(INR):
     #: the grids' learning rate over the rest's (a grid value sees only the frames near its slice)
     grid_lr_scale: float = 1.0
 
+    def grid_parameters(self) -> list[nn.Parameter]:
+        """The base grids and the local grids."""
+        return [p for n, p in self.named_parameters() if n.startswith("grids.") or n.endswith(".local")]
+
     def param_groups(self) -> list[dict[str, Any]]:
-        grids = [p for n, p in self.named_parameters() if n.startswith("grids.") or n.endswith(".local")]
+        grids = self.grid_parameters()
+        if self.grid_lr_scale == 1.0 or not grids:
+            return super().param_groups()
         ids = {id(p) for p in grids}
         rest = [p for p in self.parameters() if id(p) not in ids]
-        if self.grid_lr_scale == 1.0 or not grids:
-            return [{"params": list(self.parameters()), "lr_scale": 1.0}]
         return [{"params": rest, "lr_scale": 1.0}, {"params": grids, "lr_scale": self.grid_lr_scale}]
 
     @torch.no_grad()

@@ -56,7 +56,7 @@ def float_fit(video, variant: str, params: int, budget: float, epochs) -> dict:
     net, _ = build(video, variant, params)
     result = fit(net, video.frames, FitConfig(time_budget=budget, epochs=epochs, quiet=True))
     net.to("cpu")
-    grids = sum(p.numel() for n, p in net.named_parameters() if n.startswith("grids") or n.endswith(".local"))
+    grids = sum(p.numel() for p in getattr(net, "grid_parameters", list)())  # NeRV has none
     return {"psnr_rgb": round(psnr_of(net, video), 3), "epochs": result.epochs, "fit_s": round(result.seconds, 1),
             "ms_per_epoch": round(1000 * result.seconds / result.epochs, 1),
             "parameters": net.num_stored_parameters(), "grid_share": round(grids / net.num_stored_parameters(), 3)}

@@ -62,8 +62,8 @@ def main() -> None:
                                              "cubic": round(bd_rate(*args_bd, method="cubic"), 2),
                                              "psnr_overlap": None if shared is None else [round(x, 3) for x in shared]}
         report = {"question": "does the feature-grid model beat NeRV's rate-control curve at equal wall time (issue 27)",
-                  "clip": clip.label, "size": list(video.info.size) if hasattr(video.info, "size") else
-                  [video.info.width, video.info.height], "frames": video.info.frames, "budget_s": args.budget,
+                  "clip": clip.label, "size": [video.info.width, video.info.height], "frames": video.info.frames,
+                  "budget_s": args.budget,
                   "rates": rates, "order": "interleaved: for each rate, each model in turn; one run a point",
                   "reference_sha256": frames_sha256(video.frames), "curves": curves, "bd_rate_psnr_rgb": bd,
                   "meta": record}
