@@ -58,7 +58,9 @@ def test_bitstream_roundtrip_per_model(tmp_path, name):
     data = compress(model, info)
     mine = render_all(model, info)
     shapes = [q.values.shape for q in expected.values()]
-    decoded, _ = unpack_tensors(read_container(data).sections[b"TENS"], shapes, "t")
+    container = read_container(data)
+    decoded, _ = unpack_tensors(container.sections[b"TENS"], shapes, "t", predictors=container.predictors)
+    assert (data[4] == 5) == bool(model.predicted_tensors())  # a predicted tensor makes a version-5 file
     for want, got in zip(expected.values(), decoded):
         assert np.array_equal(want.values, got.values) and np.array_equal(want.scales, got.scales)
     frames = decode_frames(data)

@@ -29,10 +29,14 @@ MAGIC = b"NVC\x89"
 #: 4: an INDX section between HEAD and TENS gives each chunk of tensors' size, so that a decoder
 #: can skip to the chunks some frames need (random access); only models of several chunks
 #: (nirvana) write it, so other files keep their version.
+#: 5: a tensor in TENS may be coded predicted (entropy.PREDICT_AXIS1: the feature-grid model's
+#: slices as differences from the slice before); only files holding such a tensor are written
+#: as version 5, in any colorspace, without INDX.
 VERSION = 2
 VERSION_YUV420 = 3
 VERSION_INDEXED = 4
-READABLE_VERSIONS = (VERSION, VERSION_YUV420, VERSION_INDEXED)
+VERSION_PREDICTED = 5
+READABLE_VERSIONS = (VERSION, VERSION_YUV420, VERSION_INDEXED, VERSION_PREDICTED)
 MAX_NUMBER_CHARS = 32  # a JSON number longer than this is refused before it is converted
 SECTION_ORDER = (b"HEAD", b"TENS")
 INDEXED_SECTION_ORDER = (b"HEAD", b"INDX", b"TENS")
@@ -63,6 +67,8 @@ class Container:
     total_bytes: int
     #: version 4: the byte size of each chunk of TENS, in order (they add up to TENS); else None
     chunks: Optional[list[int]] = None
+    #: version 5: TENS may hold predicted tensors
+    predictors: bool = False
 
     def chunk_spans(self) -> list[tuple[int, int]]:
         """(start, end) of each chunk in TENS (one chunk, the whole of it, without an index)."""
@@ -71,11 +77,17 @@ class Container:
         return [(end - size, end) for size, end in zip(sizes, ends)]
 
 
-def write_container(header: dict[str, Any], tensors: bytes, chunks: Optional[list[int]] = None) -> bytes:
+def write_container(header: dict[str, Any], tensors: bytes, chunks: Optional[list[int]] = None,
+                    predicted: bool = False) -> bytes:
     """The bytes of one .nvc file; ``chunks`` (the byte size of each run of tensors, adding up to
-    ``tensors``) writes an index of them (version 4)."""
+    ``tensors``) writes an index of them (version 4); ``predicted``: ``tensors`` holds a
+    predicted tensor (version 5)."""
     check_header(header, "header")
     head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
+    if predicted:
+        if chunks is not None:
+            raise ValueError("a file with predicted tensors has no group index (format version 5)")
+        return MAGIC + bytes([VERSION_PREDICTED]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
     if chunks is not None:
         if sum(chunks) != len(tensors) or any(c < 0 for c in chunks):
             raise ValueError("chunk sizes do not add up to the tensors")
@@ -126,11 +138,11 @@ def read_container(data: bytes, name: str = "bitstream") -> Container:
         raise BitstreamError(f"{name}: {len(data) - pos} unexpected bytes after the last section")
     header = parse_header(sections[b"HEAD"], name)
     check_header(header, name)
-    if not indexed and (header.get("colorspace", "rgb") != "rgb") != (data[4] == VERSION_YUV420):
+    if data[4] in (VERSION, VERSION_YUV420) and (header.get("colorspace", "rgb") != "rgb") != (data[4] == VERSION_YUV420):
         raise BitstreamError(f"{name}: format version {data[4]} does not match its colorspace "
                              f"{header.get('colorspace', 'rgb')!r} (yuv420 files are version {VERSION_YUV420})")
     chunks = parse_index(sections[b"INDX"], len(sections[b"TENS"]), name) if indexed else None
-    return Container(header, sections, sizes, len(data), chunks)
+    return Container(header, sections, sizes, len(data), chunks, data[4] == VERSION_PREDICTED)
 
 
 def parse_index(payload: bytes, tensor_bytes: int, name: str) -> list[int]:

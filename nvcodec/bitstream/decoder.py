@@ -149,7 +149,7 @@ def _load(data: bytes, name: str, limit: int, frames: Optional[tuple[int, Option
         start, end = spans[c]
         what = name if container.chunks is None else f"{name}: chunk {c} of section TENS"
         # iterated to its end (not zipped with the names), so that its check for bytes left over runs
-        for i, record in enumerate(iter_tensors(tens[start:end], [shapes[k] for k in chunks[c]], what)):
+        for i, record in enumerate(iter_tensors(tens[start:end], [shapes[k] for k in chunks[c]], what, container.predictors)):
             key = chunks[c][i]
             stored[key] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
             details[key] = (record.size, record.coded, record.method, record.tensor.bits,

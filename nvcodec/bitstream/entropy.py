@@ -10,6 +10,11 @@ Each tensor is coded on its own with whichever of these comes out smallest, mode
 So small tensors (biases, a few scales) never pay for a histogram larger than themselves: they
 go RAW or LAPLACE; large ones usually go CATEGORICAL, within 0.01% of their empirical entropy.
 
+A tensor may be coded *predicted* (format version 5): along its axis 1, each value as its
+difference from the value before it (the first as it is), so a feature grid whose time slices lie
+on axis 1 costs what changes from slice to slice. The decoder adds them back up in integers, so
+the prediction is exact on any machine. The high four bits of the method byte name the predictor.
+
 Exact on any machine: every ANS model is an integer frequency table summing to 2^24 (constriction's
 default precision), built with integer arithmetic only (laplace_table, counts_table), and handed
 to constriction so that its fixed-point model is exactly that table. No exp or erf is evaluated
@@ -27,6 +32,8 @@ from .container import LIMITS, Reader, svarint, uvarint
 
 CONST, RAW, CATEGORICAL, LAPLACE = range(4)
 METHOD_NAMES = ("const", "raw", "categorical", "laplace")
+#: predictors, in the method byte's high four bits: none, or the value before along axis 1
+PREDICT_NONE, PREDICT_AXIS1 = 0, 1
 
 PRECISION = 24  # bits of constriction's default ANS models (u32 words): tables sum to 2^24
 TOTAL = 1 << PRECISION
@@ -207,11 +214,13 @@ def _encode_laplace(v: np.ndarray, lo: int, hi: int) -> bytes:
             + _ans_field(symbols, laplace_table(code, lo, hi, center)))
 
 
-def decode_ints(reader: Reader, count: int, bound: int = 2**31 - 1) -> np.ndarray:
+def decode_ints(reader: Reader, count: int, bound: int = 2**31 - 1, method: Optional[int] = None) -> np.ndarray:
     """Read one coded array of ``count`` integers (int32), each within [-bound, bound], from
-    ``reader``. Every field is bounded before it sizes anything; a CONST array is a broadcast
-    view (no memory per value); an ANS stream must be exactly the words its values code to."""
-    method = reader.u8()
+    ``reader`` (``method``: its method byte, already read). Every field is bounded before it
+    sizes anything; a CONST array is a broadcast view (no memory per value); an ANS stream must
+    be exactly the words its values code to."""
+    if method is None:
+        method = reader.u8()
     if method == CONST:
         value = reader.svarint(bound)
         return np.broadcast_to(np.int32(value), (count,))
@@ -280,19 +289,50 @@ def _decode_ans(reader: Reader, table: np.ndarray, count: int) -> np.ndarray:
     return symbols
 
 
+# ---------------------------------------------------------------------------- prediction
+def predict_axis1(values: np.ndarray) -> np.ndarray:
+    """Each value minus the one before it along axis 1 (the first of each row as it is), int64."""
+    v = np.asarray(values, dtype=np.int64)
+    residual = v.copy()
+    residual[:, 1:] -= v[:, :-1]
+    return residual
+
+
+def unpredict_axis1(residual: np.ndarray) -> np.ndarray:
+    """The inverse of predict_axis1: running sums along axis 1, in integers (int64)."""
+    return np.cumsum(np.asarray(residual, dtype=np.int64), axis=1)
+
+
+def can_predict(shape: Sequence[int]) -> bool:
+    """A tensor can be coded predicted when it has an axis 1 of at least two values."""
+    return len(shape) >= 2 and int(shape[1]) >= 2
+
+
 # ---------------------------------------------------------------------------- tensor records
-def pack_tensors(tensors: Sequence[QuantizedArray]) -> tuple[bytes, list[int]]:
+def pack_tensors(tensors: Sequence[QuantizedArray],
+                 predicted: Optional[Sequence[bool]] = None) -> tuple[bytes, list[int]]:
     """The TENS payload: per tensor, bits (u8) | scales (float16 LE) | coded integers.
+    ``predicted``: per tensor, code its integers predicted along axis 1 (format version 5).
     Returns the payload and the bytes each tensor took."""
     out, sizes = bytearray(), []
-    for q in tensors:
+    predicted = list(predicted) if predicted is not None else [False] * len(tensors)
+    if len(predicted) != len(tensors):
+        raise ValueError(f"{len(predicted)} prediction flags for {len(tensors)} tensors")
+    for q, predict in zip(tensors, predicted):
         scales = np.asarray(q.scales, dtype="<f2")
         if scales.size != scale_count(q.values.shape):
             raise ValueError(f"{scales.size} scales for shape {q.values.shape}")
         # never write what no decoder would read (a fit that diverged gives NaN steps)
         if not 1 <= q.bits <= LIMITS["bits"] or not np.all(np.isfinite(scales)):
             raise ValueError(f"tensor of shape {q.values.shape}: {q.bits} bits, steps {scales[:4]}...: not storable")
-        record = bytes([q.bits]) + scales.tobytes() + encode_ints(q.values)
+        if predict:
+            if not can_predict(q.values.shape):
+                raise ValueError(f"tensor of shape {q.values.shape} has no axis 1 to predict along")
+            coded = bytearray(encode_ints(predict_axis1(q.values)))
+            coded[0] |= PREDICT_AXIS1 << 4
+        else:
+            coded = encode_ints(q.values)
+        record = bytes([q.bits]) + scales.tobytes() + bytes(coded)
         out += record
         sizes.append(len(record))
     return bytes(out), sizes
@@ -309,9 +349,11 @@ class TensorRecord:
     method: str
 
 
-def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str) -> Iterator[TensorRecord]:
+def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
+                 predictors: bool = False) -> Iterator[TensorRecord]:
     """Read the TENS payload one tensor at a time (so a caller can keep just one in integers);
-    checks every value's range and that nothing follows the last tensor."""
+    checks every value's range and that nothing follows the last tensor. ``predictors``: the
+    file's version allows predicted tensors (5); else a predictor in a method byte is refused."""
     reader = Reader(payload, name, "section TENS")
     for index, shape in enumerate(shapes):
         start = reader.pos
@@ -322,20 +364,40 @@ def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str) -> 
         if not np.all(np.isfinite(scales)) or np.any(scales < 0):
             raise reader.fail(f"tensor {index} has invalid scales")
         count = math.prod(int(s) for s in shape)
-        coded_before, method = reader.payload, payload[reader.pos] if reader.pos < len(payload) else None
-        values = decode_ints(reader, count, 2 ** (bits - 1) - 1)
-        yield TensorRecord(QuantizedArray(values.reshape(tuple(shape)), scales, bits), reader.pos - start,
-                           reader.payload - coded_before, METHOD_NAMES[method])
+        coded_before = reader.payload
+        byte = reader.u8()
+        predictor, method = byte >> 4, byte & 15
+        bound = 2 ** (bits - 1) - 1
+        if predictor == PREDICT_NONE:
+            values = decode_ints(reader, count, bound, method).reshape(tuple(shape))
+        elif not predictors:
+            raise reader.fail(f"tensor {index} is coded with predictor {predictor}, which only format version 5 "
+                              "files may use")
+        elif predictor != PREDICT_AXIS1:
+            raise reader.fail(f"tensor {index} uses unknown predictor {predictor} (this decoder knows "
+                              f"{PREDICT_NONE}..{PREDICT_AXIS1})")
+        elif not can_predict(shape):
+            raise reader.fail(f"tensor {index} of shape {tuple(shape)} is coded predicted along an axis 1 it lacks")
+        else:  # differences of two values within +-bound lie within +-2 bound; their sums must not
+            residual = decode_ints(reader, count, 2 * bound, method).reshape(tuple(shape))
+            summed = unpredict_axis1(residual.reshape(shape[0], shape[1], -1))
+            if summed.size and int(np.abs(summed).max()) > bound:
+                raise reader.fail(f"tensor {index}'s predicted values leave +-{bound} ({bits} bits)")
+            values = summed.astype(np.int32).reshape(tuple(shape))
+        label = METHOD_NAMES[method] if predictor == PREDICT_NONE else f"predicted {METHOD_NAMES[method]}"
+        yield TensorRecord(QuantizedArray(values, scales, bits), reader.pos - start,
+                           reader.payload - coded_before, label)
     if not reader.done():
         raise reader.fail(f"has {len(payload) - reader.pos} bytes left after the last tensor")
 
 
 def unpack_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
-                   details: Optional[list[tuple[int, str]]] = None) -> tuple[list[QuantizedArray], list[int]]:
+                   details: Optional[list[tuple[int, str]]] = None,
+                   predictors: bool = False) -> tuple[list[QuantizedArray], list[int]]:
     """Inverse of pack_tensors, for tensors of the given shapes. Returns the tensors and the bytes
     each took; ``details``, if given, receives per tensor its coded bytes and coding method."""
     out, sizes = [], []
-    for record in iter_tensors(payload, shapes, name):
+    for record in iter_tensors(payload, shapes, name, predictors):
         out.append(record.tensor)
         sizes.append(record.size)
         if details is not None:

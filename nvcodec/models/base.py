@@ -138,6 +138,12 @@ class INR(nn.Module):
         """The tensors the bitstream holds, by name, in a fixed order."""
         return dict(self.state_dict())
 
+    def predicted_tensors(self) -> frozenset[str]:
+        """The stored tensors the file codes predicted along their axis 1 (each value as its
+        difference from the one before: entropy.PREDICT_AXIS1), and whose rate rate-aware
+        fitting counts that way: none, by default."""
+        return frozenset()
+
     def load_stored(self, tensors: dict[str, torch.Tensor]) -> None:
         """Set the stored tensors (the decoder's side of stored_tensors). The decoder builds a
         ``decoder_only`` model without initialising it (on ``meta``, then empty CPU tensors), so every

@@ -9,8 +9,12 @@
                        no LayerNorm: on a CPU it costs as much as a 1x1 layer)
     -> 1x1 head -> sigmoid -> RGB.
 
-Every grid is a stored tensor: the rate-aware quantizer gives it learned steps (one per time
-slice) and a Laplace rate like any weight. The time blend is computed in integers
+Every grid is a stored tensor: the rate-aware quantizer gives it learned steps and a Laplace rate
+like any weight. A base grid is stored channels first, (C, T, h0, w0), so that it has a step per
+channel and the file codes each time slice as its integer difference from the slice before
+(``predicted_tensors``; entropy.PREDICT_AXIS1): neighbouring slices are alike, and the rate
+fitting sees is that of the differences. Files before this (no ``grid_layout`` in the config)
+stored (T, C, h0, w0) with a step per slice and still decode. The time blend is computed in integers
 (coords.time_blend), so a file renders the same frames on any machine. Which shape wins on a
 CPU budget was measured, not assumed: ``SHAPES`` names the ones the probe compared
 (bench/studies/2026-12-04-grid-probe/).
@@ -78,6 +82,10 @@ MAX_SLICES = 4096
 MAX_GRID_SHARE = 0.75
 #: the spread (standard deviation per channel) of the base grids' start, random or from the content
 GRID_STD = 0.1
+
+
+#: how the base grids are stored: channels, then time slices (so slices can be predicted)
+GRID_LAYOUT = "cthw"
 
 
 def blend(grid: torch.Tensor, lo: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -156,7 +164,11 @@ class HiNeRV(INR):
         h0, w0 = c["base_size"]
         channels, strides = c["channels"], c["strides"]
         depths = list(c["depths"]) + [0] * (len(strides) - len(c["depths"]))
-        self.grids = nn.ParameterList(nn.Parameter(0.1 * torch.randn(t, ch, h0, w0)) for t, ch in c["base_grid"])
+        #: base grids stored (C, T, h0, w0) (else, in files before it, (T, C, h0, w0))
+        self.channels_first = c.get("grid_layout") == GRID_LAYOUT
+        self.grids = nn.ParameterList(
+            nn.Parameter(0.1 * torch.randn(*((ch, t) if self.channels_first else (t, ch)), h0, w0))
+            for t, ch in c["base_grid"])
         self.mlp = None
         if "mlp" in c:  # NeRV's: encoding of the frame index -> hidden -> channels x h0 x w0
             hidden, ch = c["mlp"]
@@ -196,7 +208,7 @@ class HiNeRV(INR):
             return {**mlp, "frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "base_size": [h0, w0], "strides": strides, "channels": channels, "base_grid": base,
                     "depths": list(spec["depths"])[:len(strides)], "expansion": int(spec["expansion"]),
-                    "upsample": spec["upsample"],
+                    "upsample": spec["upsample"], "grid_layout": GRID_LAYOUT,
                     **({"local": [slices(spec["local"][0]), int(spec["local"][1])]} if spec["local"] else {})}
 
         def fits(c0: int, grid_scale: float) -> bool:
@@ -217,9 +229,11 @@ class HiNeRV(INR):
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         extra = set(config) - {"frames", "out_size", "base_size", "strides", "channels", "base_grid", "depths",
-                               "expansion", "upsample", "local", "mlp"}
+                               "expansion", "upsample", "local", "mlp", "grid_layout"}
         if extra:
             raise ValueError(f"unknown config keys {sorted(extra)}")
+        if config.get("grid_layout", GRID_LAYOUT) != GRID_LAYOUT:
+            raise ValueError(f"config 'grid_layout' must be {GRID_LAYOUT!r} (or absent: slices first)")
         require(config, "frames", int, 1, 10**6)
         strides = require(config, "strides", int, 1, 8, (1, 8))
         require(config, "channels", int, 1, 1024, (len(strides) + 1, len(strides) + 1))
@@ -258,6 +272,15 @@ class HiNeRV(INR):
     #: the grids' learning rate over the rest's (a grid value sees only the frames near its slice)
     grid_lr_scale: float = 1.0
 
+    def slices_first(self, grid: torch.Tensor) -> torch.Tensor:
+        """A base grid as (T, C, h0, w0), however it is stored (a view)."""
+        return grid.transpose(0, 1) if self.channels_first else grid
+
+    def predicted_tensors(self) -> frozenset[str]:
+        """The base grids, when stored channels first: each slice coded as its difference from
+        the slice before."""
+        return frozenset(f"grids.{i}" for i in range(len(self.grids))) if self.channels_first else frozenset()
+
     def grid_parameters(self) -> list[nn.Parameter]:
         """The base grids and the local grids."""
         return [p for n, p in self.named_parameters() if n.startswith("grids.") or n.endswith(".local")]
@@ -281,7 +304,8 @@ class HiNeRV(INR):
             return
         h0, w0 = self.config["base_size"]
         height, width = self.out_size
-        for grid in self.grids:
+        for stored in self.grids:
+            grid = self.slices_first(stored)
             slices, channels = grid.shape[0], grid.shape[1]
             r = math.ceil(math.sqrt(channels / 3))
             # slice k sits at frame k (T - 1) / (slices - 1), as coords.time_blend places it
@@ -311,7 +335,8 @@ class HiNeRV(INR):
             code = frame_encoding(index, c["frames"], PE_LEVELS, PE_BASE) if index.device.type != "meta" else \
                 torch.empty(len(index), 2 * PE_LEVELS, device="meta")
             base.append(self.mlp(code).view(len(index), c["mlp"][1], h0, w0))
-        for grid in self.grids:
+        for stored in self.grids:
+            grid = self.slices_first(stored)
             lo, w = time_blend(index, c["frames"], grid.shape[0])
             base.append(blend(grid, lo, w))
         x = self.stem(torch.cat(base, 1) if len(base) > 1 else base[0])

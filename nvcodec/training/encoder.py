@@ -159,13 +159,14 @@ def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateMode
     quantized = {**quantize_tensors({k: v for k, v in stored.items() if k not in learned}, bits), **learned}
     quantized = {k: quantized[k] for k in stored}  # the file's order
     model.load_stored(dequantize_tensors(quantized))
-    payload, sizes = pack_tensors(list(quantized.values()))
+    predicted = [name in model.predicted_tensors() for name in quantized]
+    payload, sizes = pack_tensors(list(quantized.values()), predicted)
     chunks = model.chunks()
     index = None
     if len(chunks) > 1:
         size_of = dict(zip(quantized, sizes))
         index = [sum(size_of[name] for name in chunk) for chunk in chunks]
-    return write_container(header_for(model, info), payload, index)
+    return write_container(header_for(model, info), payload, index, predicted=any(predicted))
 
 
 def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAULT_MODEL,

@@ -90,7 +90,8 @@ class _FakeQuantize(torch.autograd.Function):
     """w -> (w_hat, bits) in one node: w_hat = step * q with q = Q(w / step), Q soft rounding plus
     noise (soft, ``alpha`` its sharpness) or rounding with a straight-through gradient (hard), and
     bits the rate of q, each tensor (its run in ``tensor_runs``) under the Laplace fitted to
-    its |q| (no gradient through that fit). Its gradients are written out: one autograd node
+    its |q| (no gradient through that fit; ``plain`` 0 leaves a tensor's rate out, for the
+    caller to count: a predicted tensor's). Its gradients are written out: one autograd node
     instead of a dozen keeps the per-step overhead of rate-aware fitting small on a CPU.
 
     With L the loss and g = dQ/dx (1 when hard): dL/dq = dL/dw_hat * step + dbits/dq, where
@@ -98,7 +99,7 @@ class _FakeQuantize(torch.autograd.Function):
     dL/dstep = dL/dw_hat * q - dL/dq * g * w / step^2."""
 
     @staticmethod
-    def forward(ctx, w, step, noise, alpha, hard, tensor_runs, tensor_of, counts):
+    def forward(ctx, w, step, noise, alpha, hard, tensor_runs, tensor_of, counts, plain):
         x = w / step
         if hard:
             q, slope = torch.round(x).clamp_(-QMAX, QMAX), None
@@ -107,18 +108,18 @@ class _FakeQuantize(torch.autograd.Function):
             q = q.add_(noise) if q is not x else q + noise
         abs_sum = _run_sums(q.abs(), tensor_runs)
         r = laplace_decay(abs_sum / counts)
-        bits = laplace_bits(counts, abs_sum, r).sum()
-        ctx.save_for_backward(x, q, slope if slope is not None else x.new_empty(0), step, r, tensor_of)
+        bits = (laplace_bits(counts, abs_sum, r) * plain).sum()
+        ctx.save_for_backward(x, q, slope if slope is not None else x.new_empty(0), step, r, tensor_of, plain)
         return q * step, bits
 
     @staticmethod
     def backward(ctx, grad_w_hat, grad_bits):
-        x, q, slope, step, r, tensor_of = ctx.saved_tensors
-        per_tensor = torch.log(r.clamp(1e-6, 1 - 1e-6)).neg_().div_(_LN2).mul_(grad_bits)
+        x, q, slope, step, r, tensor_of, plain = ctx.saved_tensors
+        per_tensor = torch.log(r.clamp(1e-6, 1 - 1e-6)).neg_().div_(_LN2).mul_(plain).mul_(grad_bits)
         grad_q = torch.sign(q).mul_(per_tensor.index_select(0, tensor_of)).addcmul_(grad_w_hat, step)
         grad_x = grad_q.mul_(slope) if slope.numel() else grad_q
         grad_step = (grad_w_hat * q).addcmul_(grad_x, x / step, value=-1.0)
-        return grad_x / step, grad_step, None, None, None, None, None, None
+        return grad_x / step, grad_step, None, None, None, None, None, None, None
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
@@ -132,7 +133,9 @@ class RateModel(nn.Module):
     the integers under a Laplace per tensor fitted to them.
 
     All tensors are handled as one flat vector, so a step costs a handful of operations whatever
-    the number of tensors. Stored tensors that are not parameters (none today: HNeRV's embeddings
+    the number of tensors. A tensor the model codes predicted (``predicted_tensors()``: each value
+    along axis 1 as its difference from the one before) has the rate of those differences, under
+    a Laplace fitted to them, so that fitting pays for what the file spends. Stored tensors that are not parameters (none today: HNeRV's embeddings
     became parameters at its quantized phase, INR.before_quantization) would be quantized after
     fitting to the fit's bits."""
 
@@ -183,6 +186,11 @@ class RateModel(nn.Module):
         self.register_buffer("counts", torch.tensor(self.sizes, dtype=torch.float32), persistent=False)
         sizes = torch.tensor(self.sizes)
         self.register_buffer("tensor_of", torch.repeat_interleave(torch.arange(len(sizes)), sizes), persistent=False)
+        predicted = model.predicted_tensors() if hasattr(model, "predicted_tensors") else frozenset()
+        #: (index, start) of each tensor coded predicted, whose rate quantize() counts itself
+        self.predicted = [(i, sum(self.sizes[:i])) for i, n in enumerate(self.names) if n in predicted]
+        plain = torch.tensor([0.0 if n in predicted else 1.0 for n in self.names])
+        self.register_buffer("plain", plain, persistent=False)
         # the soft phase's uniform noise: a window of this pool at a random offset each step, as
         # random for the fitting as a fresh draw, without drawing a number per value each step
         pool = torch.rand(2 * len(group_of) + 1, generator=torch.Generator().manual_seed(NOISE_SEED)) - 0.5
@@ -211,8 +219,21 @@ class RateModel(nn.Module):
         their (soft) integers. ``generator``: where the soft mode's noise comes from."""
         step = _Spread.apply(self.steps(stored=(mode == "hard")), self.group_of, self.group_runs)
         noise = self.noise(generator) if mode == "soft" else None
-        return _FakeQuantize.apply(w, step, noise, alpha if mode == "soft" else 0.0, mode == "hard",
-                                   self.tensor_runs, self.tensor_of, self.counts)
+        w_hat, bits = _FakeQuantize.apply(w, step, noise, alpha if mode == "soft" else 0.0, mode == "hard",
+                                          self.tensor_runs, self.tensor_of, self.counts, self.plain)
+        for i, start in self.predicted:
+            bits = bits + self._predicted_bits(w_hat, step, i, start)
+        return w_hat, bits
+
+    def _predicted_bits(self, w_hat: torch.Tensor, step: torch.Tensor, i: int, start: int) -> torch.Tensor:
+        """The rate of tensor ``i``'s (soft) integers coded predicted along axis 1: the first of
+        each row as it is, the others as differences, under one Laplace fitted to them all."""
+        shape, size = self.shapes[i], self.sizes[i]
+        q = (w_hat[start:start + size] / step[start:start + size]).view(shape[0], shape[1], -1)
+        residual = torch.cat([q[:, :1], q[:, 1:] - q[:, :-1]], 1)
+        abs_sum = residual.abs().sum()
+        count = torch.tensor(float(size), device=w_hat.device)
+        return laplace_bits(count, abs_sum, laplace_decay(abs_sum.detach() / count))
 
     def quantized_parameters(self, model: nn.Module, mode: str, alpha: float = 0.0,
                              generator: Optional[torch.Generator] = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
