@@ -21,6 +21,17 @@ def test_container_roundtrip():
     assert c.total_bytes == len(data) == sum(c.section_sizes.values()) + 5
 
 
+def test_only_files_with_predicted_tensors_are_version_5():
+    assert write_container(HEADER, b"payload")[4] == 2
+    data = write_container({**HEADER, "colorspace": "yuv420"}, b"payload", predicted=True)
+    assert data[4] == 5  # in any colorspace
+    c = read_container(data)
+    assert c.predictors and c.header["colorspace"] == "yuv420" and c.sections[b"TENS"] == b"payload"
+    assert not read_container(write_container(HEADER, b"payload")).predictors
+    with pytest.raises(ValueError, match="no group index"):
+        write_container(HEADER, b"payload", [7], predicted=True)
+
+
 def test_bad_magic_and_version():
     data = write_container(HEADER, b"x")
     with pytest.raises(BitstreamError, match="bad magic"):

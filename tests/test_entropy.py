@@ -70,6 +70,47 @@ def test_pack_unpack_tensors(shape):
         assert np.array_equal(a.values, b.values) and np.array_equal(a.scales, b.scales) and a.bits == b.bits
 
 
+@pytest.mark.parametrize("bits", [2, 8, 16])
+def test_predicted_tensors_roundtrip_and_cost_what_changes(bits):
+    rng = np.random.default_rng(4)
+    peak = 2 ** (bits - 1) - 1
+    # slices along axis 1 that drift a little from one to the next, reaching the edges of the range
+    start = rng.integers(-peak // 2, peak // 2 + 1, (6, 1, 3, 3))
+    walk = np.clip(start + np.cumsum(rng.integers(-1, 2, (6, 40, 3, 3)), axis=1), -peak, peak).astype(np.int32)
+    walk[0, 0, 0, 0], walk[0, 1, 0, 0] = peak, -peak  # the widest step a residual can take: 2 * peak
+    tensors = [QuantizedArray(walk, np.ones(scale_count(walk.shape), np.float16), bits),
+               QuantizedArray(walk[:, :, 0, 0].copy(), np.ones(scale_count((6, 40)), np.float16), bits)]
+    payload, sizes = pack_tensors(tensors, [True, False])
+    plain, _ = pack_tensors(tensors, [False, False])
+    if bits == 8:  # (at 16 bits the forced jump of 2 * peak makes both raw)
+        assert sizes[0] < 0.6 * pack_tensors(tensors[:1])[1][0]  # the differences cost less
+    with pytest.raises(BitstreamError, match="predictor 1, which only format version 5"):
+        unpack_tensors(payload, [walk.shape, (6, 40)], "f.nvc")  # a file of an older version
+    details = []
+    back, back_sizes = unpack_tensors(payload, [walk.shape, (6, 40)], "f.nvc", details, predictors=True)
+    assert back_sizes == sizes and [m.startswith("predicted") for _, m in details] == [True, False]
+    for a, b in zip(tensors, back):
+        assert np.array_equal(a.values, b.values) and b.values.dtype == np.int32
+    assert unpack_tensors(plain, [walk.shape, (6, 40)], "f.nvc", predictors=True)[0][0].values.tolist() == walk.tolist()
+    with pytest.raises(ValueError, match="no axis 1"):
+        pack_tensors([QuantizedArray(np.zeros(5, np.int32), np.ones(1, np.float16), 8)], [True])
+
+
+def test_predicted_records_that_lie_are_refused():
+    ones = np.ones(1, np.float16)
+    # residuals each within +-2*7 whose running sums leave the 4-bit range +-7
+    blob = encode_ints(np.array([[7, 7]]))
+    record = bytes([4]) + ones.tobytes() + bytes([0x10 | blob[0]]) + blob[1:]
+    with pytest.raises(BitstreamError, match="tensor 0's predicted values leave \\+-7 \\(4 bits\\)"):
+        unpack_tensors(record, [(1, 2)], "f.nvc", predictors=True)
+    good = pack_tensors([QuantizedArray(np.array([[1, 2]], np.int32), ones, 4)], [True])[0]
+    assert good[3] >> 4 == 1
+    with pytest.raises(BitstreamError, match="unknown predictor 2"):
+        unpack_tensors(good[:3] + bytes([good[3] & 15 | 0x20]) + good[4:], [(1, 2)], "f.nvc", predictors=True)
+    with pytest.raises(BitstreamError, match="along an axis 1 it lacks"):
+        unpack_tensors(good, [(2,)], "f.nvc", predictors=True)
+
+
 def test_unpack_rejects_trailing_bytes_and_truncation():
     q = QuantizedArray(np.arange(-5, 5, dtype=np.int32), np.ones(1, np.float16), 8)
     payload, _ = pack_tensors([q])

@@ -21,9 +21,10 @@ import fuzz  # noqa: E402
 
 @pytest.fixture(scope="module")
 def files():
-    """Two seeds the real encoder writes (NIRVANA with a cut and two keys; a yuv420 NeRV) and
-    CONST-tensor files built from the models' own configs: versions 2, 3 and 4."""
-    out = fuzz.seeds(["nirvana-cut", "nerv-yuv420"])
+    """Three seeds the real encoder writes (NIRVANA with a cut and two keys; a yuv420 NeRV; hinerv) and
+    CONST-tensor files built from the models' own configs: versions 2, 3 and 4; and hinerv's, whose grid
+    is coded predicted: version 5."""
+    out = fuzz.seeds(["nirvana-cut", "nerv-yuv420", "hinerv"])
     out["nerv-const"] = const_file(header_for("nerv", 20, 12, 4, 2000))
     out["nirvana-const-yuv420"] = const_file(header_for("nirvana", 20, 12, 7, 2000, colorspace="yuv420",
                                                         group_size=2, key_every=2))
@@ -33,7 +34,7 @@ def files():
 def test_seeds_cover_every_version_and_model(files):
     assert {m for m, *_ in fuzz.ENCODED.values()} == set(REGISTRY)
     assert {c for _, c, *_ in fuzz.ENCODED.values()} == {"rgb", "yuv420"}
-    assert {data[4] for data in files.values()} == {2, 3, 4}
+    assert {data[4] for data in files.values()} == {2, 3, 4, 5}
     cut = read_container(files["nirvana-cut"]).header["config"]
     assert cut["cuts"] == [5] and cut["keys"] == [0, 3] and cut.get("exact_pe") == 1  # what the encoder writes
     for data in files.values():
@@ -64,7 +65,7 @@ def test_structure_aware_cases_reach_past_the_crc(files):
 def test_a_short_campaign_finds_nothing(files):
     report = fuzz.campaign(files, 500, seed=0, truncate_every=20)
     assert report["findings_count"] == 0, report["findings"]
-    assert {s["version"] for s in report["seeds"].values()} == {2, 3, 4}
+    assert {s["version"] for s in report["seeds"].values()} == {2, 3, 4, 5}
     assert report["frame_ranges"] > 0 and report["outcomes"].get("decoded", 0) > 0
     assert {"group-config", "section-order", "reindex", "colorspace", "version", "truncate", "field"} \
         <= set(report["by_kind"]) and any(k.startswith("index-") for k in report["by_kind"])

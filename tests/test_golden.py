@@ -63,3 +63,19 @@ def test_golden_hinerv_file_decodes_to_the_pinned_integers_and_frames():
     assert hashlib.sha256(frames.tobytes()).hexdigest() == HINERV_FRAMES
     # frames decode independently: a range is the same bytes as the full decode's
     assert np.array_equal(decode_frames(data, frames=(3, 7)), frames[3:7])
+
+#: tests/data/golden-hinerv-predicted.nvc: the same model with its base grid stored channels first and
+#: coded predicted (format version 5), written by ``python tests/data/make_golden.py --hinerv-predicted``.
+PREDICTED_TENSORS = "1b2d37deb90e3390de65984d5a7c1f7be812dbddd885190f912984c50ece2b5d"
+PREDICTED_FRAMES = "d11b363e503624c3e18fceb80829a516a59b1eac650daa1d30716b8813da6754"
+
+
+def test_golden_predicted_hinerv_file_decodes_to_the_pinned_integers_and_frames():
+    data = (DATA / "golden-hinerv-predicted.nvc").read_bytes()
+    assert data[4] == 5
+    stream = load_bitstream(data)
+    assert stream.model.config["grid_layout"] == "cthw" and stream.tensor_methods["grids.0"] == "predicted laplace"
+    assert tensor_hash(data) == PREDICTED_TENSORS
+    frames = decode_frames(data)
+    assert hashlib.sha256(frames.tobytes()).hexdigest() == PREDICTED_FRAMES
+    assert np.array_equal(decode_frames(data, frames=(2, 5)), frames[2:5])

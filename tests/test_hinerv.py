@@ -49,7 +49,7 @@ def test_local_grid_broadcast_equals_tiling():
     assert torch.equal(fast, tiled)
 
 
-@pytest.mark.parametrize("shape", ["nerv-grid", "cheap"])
+@pytest.mark.parametrize("shape", ["grid", "nerv-grid", "cheap"])
 def test_round_trip_rate_and_random_access(tmp_path, shape):
     video = make_video(40, 24, 8)
     path = tmp_path / "g.nvc"
@@ -60,8 +60,13 @@ def test_round_trip_rate_and_random_access(tmp_path, shape):
     assert result.psnr == pytest.approx(psnr_rgb(frames, video.frames), abs=1e-9)  # scored from the bytes
     assert result.psnr > 14  # it learned something (the mean frame alone scores ~11 dB here)
     # every grid went through the rate-aware quantizer, and the file spends what the loss saw
-    assert {"grids.0", "stages.0.local"} <= set(result.fit.rate.names)
+    grids = {"grids.0"} if shape == "grid" else {"grids.0", "stages.0.local"}
+    assert grids <= set(result.fit.rate.names)
     assert result.coded_bits == pytest.approx(result.estimated_bits, rel=0.03)
+    # the base grid's slices are coded as differences (a version-5 file), the local grids value by value
+    methods = load_bitstream(path).tensor_methods
+    assert [methods[n].startswith("predicted") for n in sorted(grids)] == [True, False][:len(grids)]
+    assert path.read_bytes()[4] == 5
     # random access: frames 3..6 alone are the full decode's
     assert np.array_equal(decode_frames(path, frames=(3, 6)), frames[3:6])
 
@@ -91,6 +96,7 @@ def _file(config) -> bytes:
     ({"local": [4, 100]}, "channels"),
     ({"depths": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}, "depths"),
     ({"surprise": 1}, "unknown config keys"),
+    ({"grid_layout": "tchw"}, "grid_layout"),
 ])
 def test_configs_the_decoder_refuses(tmp_path, capsys, change, message):
     config = HiNeRV.configure(40, 24, 6, 3_000)

@@ -153,7 +153,7 @@ def _load(data: bytes, name: str, limit: int, frames: Optional[tuple[int, Option
             key = chunks[c][i]
             stored[key] = dequantize_tensor(record.tensor)  # one tensor at a time in integers
             details[key] = (record.size, record.coded, record.method, record.tensor.bits,
-                            laplace_ideal_bits(record.tensor.values))
+                            laplace_ideal_bits(record.coded_integers()))
     for key, shape in shapes.items():  # what the frames asked for do not need
         stored.setdefault(key, torch.zeros(shape))
     plan.frame_bytes = frame_bytes(skeleton)

@@ -347,6 +347,12 @@ class TensorRecord:
     size: int
     coded: int
     method: str
+    #: the integers were coded predicted along axis 1 (as predict_axis1 of them)
+    predicted: bool = False
+
+    def coded_integers(self) -> np.ndarray:
+        """The integers as the file coded them: the tensor's, or their predicted residuals."""
+        return predict_axis1(self.tensor.values) if self.predicted else self.tensor.values
 
 
 def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
@@ -386,7 +392,7 @@ def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
             values = summed.astype(np.int32).reshape(tuple(shape))
         label = METHOD_NAMES[method] if predictor == PREDICT_NONE else f"predicted {METHOD_NAMES[method]}"
         yield TensorRecord(QuantizedArray(values, scales, bits), reader.pos - start,
-                           reader.payload - coded_before, label)
+                           reader.payload - coded_before, label, predictor != PREDICT_NONE)
     if not reader.done():
         raise reader.fail(f"has {len(payload) - reader.pos} bytes left after the last tensor")
 

@@ -3,7 +3,7 @@
 every coding method (const, raw, categorical, laplace), and prints the hashes tests/test_golden.py pins. Rerun it only when
 the format changes on purpose (and bump the format version then).
 
-    python tests/data/make_golden.py [--exact | --hinerv]
+    python tests/data/make_golden.py [--exact | --hinerv | --hinerv-predicted]
 """
 from __future__ import annotations
 
@@ -31,18 +31,22 @@ def tensor_hash(data: bytes) -> str:
     with torch.device("meta"):
         shapes = [tuple(t.shape) for t in cls(c.header["config"], decoder_only=True).stored_tensors().values()]
     digest = hashlib.sha256()
-    for q in unpack_tensors(c.sections[b"TENS"], shapes, "golden")[0]:
+    for q in unpack_tensors(c.sections[b"TENS"], shapes, "golden", predictors=c.predictors)[0]:
         digest.update(bytes([q.bits]) + q.scales.astype("<f2").tobytes() + np.ascontiguousarray(q.values, "<i4").tobytes())
     return digest.hexdigest()
 
 
 def main(kind: str) -> None:
-    """``kind``: "legacy" (golden.nvc), "exact" (golden-exact.nvc) or "hinerv" (golden-hinerv.nvc: the
-    feature-grid model with every part it has, an MLP stem, a base grid, local grids and a block)."""
+    """``kind``: "legacy" (golden.nvc), "exact" (golden-exact.nvc), "hinerv" (golden-hinerv.nvc: the
+    feature-grid model with every part it has, an MLP stem, a base grid, local grids and a block, its
+    grid stored slices first as before format version 5) or "hinerv-predicted"
+    (golden-hinerv-predicted.nvc: the same stored channels first, the grid coded predicted)."""
     info = VideoInfo(20, 12, 4)
-    cls = model_class("hinerv" if kind == "hinerv" else "nerv")
-    if kind == "hinerv":
+    cls = model_class("hinerv" if kind.startswith("hinerv") else "nerv")
+    if kind.startswith("hinerv"):
         config = cls.configure(40, 24, 9, 9000, shape="mlp-grid", depths=[1])
+        if kind == "hinerv":
+            del config["grid_layout"]
         info = VideoInfo(40, 24, 9)
     else:
         config = cls.configure(info.width, info.height, info.frames, 2500, pe_levels=80 if kind == "exact" else 16)
@@ -62,11 +66,17 @@ def main(kind: str) -> None:
             else:            # uniform: raw
                 values = rng.uniform(-0.3, 0.3, t.shape)
             t.copy_(torch.from_numpy(values))
-    payload, _ = pack_tensors(list(quantize_tensors(model.stored_tensors(), 8).values()))
+    if kind == "hinerv-predicted":  # the grid smooth in time: slices alike, as fitted ones are
+        with torch.no_grad():
+            model.grids[0].copy_(torch.from_numpy(rng.laplace(0, 0.05, model.grids[0].shape[:1] + (1,) + model.grids[0].shape[2:]))
+                                 + torch.linspace(0, 0.1, model.grids[0].shape[1])[None, :, None, None])
+    predicted = [name in model.predicted_tensors() for name in model.stored_tensors()]
+    payload, _ = pack_tensors(list(quantize_tensors(model.stored_tensors(), 8).values()), predicted)
     header = {"model": model.name, "config": model.config, "width": info.width, "height": info.height,
               "frames": info.frames, "fps": [25, 1], "matrix": "bt601", "range": "tv"}
-    data = write_container(header, payload)
-    (HERE / {"legacy": "golden.nvc", "exact": "golden-exact.nvc", "hinerv": "golden-hinerv.nvc"}[kind]).write_bytes(data)
+    data = write_container(header, payload, predicted=any(predicted))
+    (HERE / {"legacy": "golden.nvc", "exact": "golden-exact.nvc", "hinerv": "golden-hinerv.nvc",
+             "hinerv-predicted": "golden-hinerv-predicted.nvc"}[kind]).write_bytes(data)
     frames = decode_frames(data)
     print(len(data), "bytes")
     print("TENSORS =", repr(tensor_hash(data)))
@@ -74,4 +84,5 @@ def main(kind: str) -> None:
 
 
 if __name__ == "__main__":
-    main("exact" if "--exact" in sys.argv[1:] else "hinerv" if "--hinerv" in sys.argv[1:] else "legacy")
+    flags = {"--exact": "exact", "--hinerv": "hinerv", "--hinerv-predicted": "hinerv-predicted"}
+    main(next((flags[a] for a in sys.argv[1:] if a in flags), "legacy"))
