@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ["speed", "encode_memory", "fuzz", "check_baseline_bytes", "versions_ab", "quality_sizes",
-         "rate_aware_gain", "levers", "step_speed", "gpu_bunny"]
+         "rate_aware_gain", "levers", "step_speed", "gpu_bunny", "grid_targets"]
 
 
 def run(*args: str, cwd: Path = ROOT, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -57,3 +57,13 @@ def test_levers_tiny_run(tmp_path):
         "--budget", "2", "--levers", "base,kaiming", "-o", str(out))
     report = json.loads(out.read_text())
     assert report["command"].startswith("python bench/levers.py")
+
+
+def test_grid_targets_tiny_run(tmp_path):
+    out = tmp_path / "targets.json"
+    run(str(ROOT / "bench" / "grid_targets.py"), "--epochs", "1", "--repeats", "1", "--params", "3000",
+        "--size", "64x36", "--memory-epochs", "0", "--output", str(out))
+    report = json.loads(out.read_text())
+    assert set(report["results"]["fitting"]["ms_per_epoch"]) == {"nerv", "hinerv"}
+    assert report["results"]["decoding"]["render_fps"] > 0 and report["results"]["memory"] is None
+    assert report["meta"]["command"].startswith("python bench/grid_targets.py")

@@ -130,7 +130,7 @@ def test_presets(tmp_path, tiny_video):
     from dataclasses import replace
     r = encode_video(tiny_video, tmp_path / "p.nvc", params="xs", fit_config=replace(TINY_FIT, epochs=1))
     assert 50_000 < r.parameters <= 100_000
-    with pytest.raises(InputError, match="not a nerv preset"):
+    with pytest.raises(InputError, match="not a hinerv preset"):
         encode_video(tiny_video, tmp_path / "p.nvc", params="huge", fit_config=TINY_FIT)
 
 

@@ -11,7 +11,8 @@ from conftest import TINY_FIT, make_video
 from nvcodec.bitstream.container import read_container, write_container
 from nvcodec.cli import main
 from nvcodec.bitstream.decoder import decode_frames, load_bitstream
-from nvcodec.training.encoder import encode_video
+from nvcodec.training.encoder import compress, encode_video
+from nvcodec.io import VideoInfo
 from nvcodec.bitstream.entropy import pack_tensors
 from nvcodec.metrics import psnr_rgb
 from nvcodec.models import model_class
@@ -153,3 +154,13 @@ def test_base_grid_starts_from_the_content():
     assert not torch.allclose(net.slices_first(net.grids[0]), grid)
     fit(net, frames, replace(TINY_FIT, epochs=1, lr=0.0, rate_lambda=None))
     assert torch.allclose(net.slices_first(net.grids[0].detach()), grid, atol=1e-6)
+
+
+def test_only_grids_of_two_or_more_slices_are_predicted():
+    one = HiNeRV(HiNeRV.configure(40, 24, 1, 3_000))  # a one-frame clip: a slice, nothing to predict from
+    assert one.grids[0].shape[1] == 1 and one.predicted_tensors() == frozenset()
+    data = compress(one, VideoInfo(40, 24, 1))
+    assert data[4] == 2 and decode_frames(data).shape == (1, 24, 40, 3)
+    # no base grid (an MLP stem and local grids): no layout to declare, so older decoders read the file
+    assert "grid_layout" not in HiNeRV.configure(40, 24, 6, 3_000, shape="mlp-local")
+    assert HiNeRV(HiNeRV.configure(40, 24, 6, 3_000)).predicted_tensors() == {"grids.0"}

@@ -16,7 +16,7 @@ from nvcodec.bitstream.decoder import decode_frames
 def test_nerv_data_parallel_fits_as_one_process_would(tmp_path, tiny_clip):
     # 5 frames, a batch of 1 in each of 2 processes: the steps of one process with a batch of 2,
     # the last step of each epoch a single frame (so process 1 renders nothing there)
-    common = ["encode", tiny_clip, "--frames", "0:5", "--params", "3k", "--epochs", "4", "--no-bf16",
+    common = ["encode", tiny_clip, "--model", "nerv", "--frames", "0:5", "--params", "3k", "--epochs", "4", "--no-bf16",
               "--quiet", "--json"]
     run = torchrun(*common, "--batch-size", "1", "-o", str(tmp_path / "dp.nvc"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr

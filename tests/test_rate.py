@@ -84,7 +84,7 @@ def test_plan_goes_float_soft_hard():
 
 
 def test_lower_quality_number_spends_more_bits_and_rates_agree(tmp_path, tiny_video):
-    results = {q: encode_video(tiny_video, tmp_path / f"q{q}.nvc", params=3000, quality=q,
+    results = {q: encode_video(tiny_video, tmp_path / f"q{q}.nvc", model="nerv", params=3000, quality=q,
                                fit_config=replace(TINY_FIT, epochs=30)) for q in (0, 51)}
     assert results[0].bytes > 2 * results[51].bytes
     assert results[0].coded_bits == pytest.approx(results[0].estimated_bits, rel=0.03)

@@ -63,7 +63,7 @@ def test_yuv420_file_decodes_to_the_planes_it_was_fitted_to(tmp_path, width, hei
 def test_unknown_colorspace_in_a_header_is_refused(tmp_path):
     video = make_video(16, 8, frames=2)
     path = tmp_path / "v.nvc"
-    encode_video(video, path, params=2000, fit_config=replace(TINY_FIT, epochs=1), colorspace="yuv420")
+    encode_video(video, path, model="nerv", params=2000, fit_config=replace(TINY_FIT, epochs=1), colorspace="yuv420")
     container = read_container(path.read_bytes())
     header = json.loads(container.sections[b"HEAD"])
     data = path.read_bytes()

@@ -144,7 +144,7 @@ def laplace_ideal_bits(values: np.ndarray) -> float:
     maximum likelihood: the rate rate-aware fitting's loss sees (rate.laplace_bits), and about
     what this coder spends on them (it picks the best table of the family, or a better one)."""
     count = values.size
-    abs_sum = float(np.abs(values.astype(np.int64)).sum()) if count else 0.0
+    abs_sum = float(np.abs(values).sum(dtype=np.int64)) if count else 0.0  # |int32| of 17 bits at most: no overflow
     if abs_sum == 0:
         return 0.0
     m = abs_sum / count
@@ -291,16 +291,18 @@ def _decode_ans(reader: Reader, table: np.ndarray, count: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- prediction
 def predict_axis1(values: np.ndarray) -> np.ndarray:
-    """Each value minus the one before it along axis 1 (the first of each row as it is), int64."""
-    v = np.asarray(values, dtype=np.int64)
-    residual = v.copy()
-    residual[:, 1:] -= v[:, :-1]
+    """Each value minus the one before it along axis 1 (the first of each row as it is), int32
+    (values of 16 bits or fewer differ by less than 2^17)."""
+    v = np.asarray(values, dtype=np.int32)
+    residual = np.empty_like(v)
+    residual[:, :1] = v[:, :1]
+    np.subtract(v[:, 1:], v[:, :-1], out=residual[:, 1:])
     return residual
 
 
 def unpredict_axis1(residual: np.ndarray) -> np.ndarray:
     """The inverse of predict_axis1: running sums along axis 1, in integers (int64)."""
-    return np.cumsum(np.asarray(residual, dtype=np.int64), axis=1)
+    return np.cumsum(residual, axis=1, dtype=np.int64)
 
 
 def can_predict(shape: Sequence[int]) -> bool:
@@ -387,7 +389,7 @@ def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
         else:  # differences of two values within +-bound lie within +-2 bound; their sums must not
             residual = decode_ints(reader, count, 2 * bound, method).reshape(tuple(shape))
             summed = unpredict_axis1(residual.reshape(shape[0], shape[1], -1))
-            if summed.size and int(np.abs(summed).max()) > bound:
+            if summed.size and max(-int(summed.min()), int(summed.max())) > bound:
                 raise reader.fail(f"tensor {index}'s predicted values leave +-{bound} ({bits} bits)")
             values = summed.astype(np.int32).reshape(tuple(shape))
         label = METHOD_NAMES[method] if predictor == PREDICT_NONE else f"predicted {METHOD_NAMES[method]}"

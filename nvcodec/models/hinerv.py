@@ -208,7 +208,7 @@ class HiNeRV(INR):
             return {**mlp, "frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "base_size": [h0, w0], "strides": strides, "channels": channels, "base_grid": base,
                     "depths": list(spec["depths"])[:len(strides)], "expansion": int(spec["expansion"]),
-                    "upsample": spec["upsample"], "grid_layout": GRID_LAYOUT,
+                    "upsample": spec["upsample"], **({"grid_layout": GRID_LAYOUT} if base else {}),
                     **({"local": [slices(spec["local"][0]), int(spec["local"][1])]} if spec["local"] else {})}
 
         def fits(c0: int, grid_scale: float) -> bool:
@@ -279,7 +279,9 @@ class HiNeRV(INR):
     def predicted_tensors(self) -> frozenset[str]:
         """The base grids, when stored channels first: each slice coded as its difference from
         the slice before."""
-        return frozenset(f"grids.{i}" for i in range(len(self.grids))) if self.channels_first else frozenset()
+        if not self.channels_first:
+            return frozenset()
+        return frozenset(f"grids.{i}" for i, grid in enumerate(self.grids) if grid.shape[1] >= 2)  # 2+ slices
 
     def grid_parameters(self) -> list[nn.Parameter]:
         """The base grids and the local grids."""
@@ -323,8 +325,9 @@ class HiNeRV(INR):
             rows = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).double()
             rows = rows - rows.mean(0)
             _, _, vh = torch.linalg.svd(rows, full_matrices=False)
-            scores = rows @ vh[:channels].T  # (slices h0 w0, channels)
+            scores = rows @ vh[:channels].T  # (slices h0 w0, channels), fewer where there are fewer components
             scores = scores / scores.std(0).clamp_min(1e-6) * self.grid_std
+            scores = F.pad(scores, (0, channels - scores.shape[1]))  # a tiny clip's missing ones start at 0
             grid.copy_(scores.float().view(slices, h0, w0, channels).permute(0, 3, 1, 2))
 
     def forward(self, index: torch.Tensor, frames: Optional[torch.Tensor] = None) -> torch.Tensor:

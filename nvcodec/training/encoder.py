@@ -27,7 +27,7 @@ from .parallel import Processes, device_for, gather, share, start
 from .rate import RateModel, RateSet, check_quality, quality_to_lambda
 from .scenecut import scene_cuts
 
-DEFAULT_MODEL = "nerv"
+DEFAULT_MODEL = "hinerv"
 DEFAULT_QUALITY = 24
 PTQ_DEFAULT_PARAMS = 100_000
 

@@ -232,7 +232,7 @@ class RateModel(nn.Module):
         q = (w_hat[start:start + size] / step[start:start + size]).view(shape[0], shape[1], -1)
         residual = torch.cat([q[:, :1], q[:, 1:] - q[:, :-1]], 1)
         abs_sum = residual.abs().sum()
-        count = torch.tensor(float(size), device=w_hat.device)
+        count = self.counts[i]
         return laplace_bits(count, abs_sum, laplace_decay(abs_sum.detach() / count))
 
     def quantized_parameters(self, model: nn.Module, mode: str, alpha: float = 0.0,

@@ -8,6 +8,8 @@ zeroth-order entropy of the same slices predicted from the slice before: slice k
 minus slice k-1's dequantized values, requantized with slice k's own step (closed loop: what a
 decoder holding slice k-1 would add back; the first slice as it is). An estimate only: the
 file's own coder (a histogram or a Laplace per tensor) sits within a few per cent of the entropy.
+It reads files whose grids are stored slices first (before format version 5, commit 89161bc); the
+predicted grids that came of it are measured in bench/studies/2026-12-07-grid-prediction/.
 """
 from __future__ import annotations
 
