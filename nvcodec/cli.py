@@ -73,7 +73,7 @@ def _arguments() -> argparse.ArgumentParser:
     enc.add_argument("input", help="a video file, a raw .yuv file, a folder of PNGs, or a bundled clip: bunny, bikes, "
                      "carphone")
     enc.add_argument("-o", "--output", required=True, help="the .nvc file to write")
-    enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: nerv)")
+    enc.add_argument("--model", default=None, choices=sorted(REGISTRY), help="architecture (default: hinerv)")
     enc.add_argument("--quality", type=int, default=None, metavar="N",
                      help="rate-aware fitting at quality N, 0 (best, most bits) to 51, like x264's CRF "
                           "(default 24): loss = MSE + lambda(N) * bits per pixel, lambda doubling every 3 steps")
