@@ -2,7 +2,8 @@
 
 One row per (clip, target rate): each encoder's bpp, PSNR-RGB (from the file's bytes) and epochs;
 then per clip the BD-rates against NeRV and of the predicted grid against the unpredicted one, and
-hinerv's against x264 medium (the committed bench/results/<clip>/x264-medium.json)."""
+hinerv's against x264 medium (the committed bench/results/<clip>/x264-medium.json); then the
+high-rate follow-up of hinerv against hinerv-t2c8."""
 from __future__ import annotations
 
 import json
@@ -48,6 +49,21 @@ def main() -> None:
                        f"{bd(curves['nerv'], curves['hinerv'])} | {bd(curves['hinerv-unpredicted'], curves['hinerv'])} "
                        f"| {against} |")
     print("\n".join(rows + summary))
+    print("\n".join(follow_up()))
+
+
+def follow_up() -> list[str]:
+    """The high-rate follow-up (``--encoders hinerv,hinerv-t2c8``): each encoder's point per rate."""
+    out = ["", "| clip | target bpp | hinerv: bpp, PSNR-RGB, epochs | hinerv-t2c8: bpp, PSNR-RGB, epochs | Δ PSNR |",
+           "|---|---|---|---|---|"]
+    for path in sorted(HERE.glob("*-t2c8-120s.json")):
+        data = json.loads(path.read_text())
+        a, b = (data["curves"][e]["results"] for e in ("hinerv", "hinerv-t2c8"))
+        for i, rate in enumerate(data["rates"][:min(len(a["bpp"]), len(b["bpp"]))]):
+            out.append(f"| {data['clip']} (`{path.name}`) | {rate:g} | {a['bpp'][i]:.4f}, {a['psnr-rgb'][i]:.2f}, "
+                       f"{a['epochs'][i]} | {b['bpp'][i]:.4f}, {b['psnr-rgb'][i]:.2f}, {b['epochs'][i]} | "
+                       f"{b['psnr-rgb'][i] - a['psnr-rgb'][i]:+.2f} |")
+    return out
 
 
 if __name__ == "__main__":
