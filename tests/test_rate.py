@@ -160,15 +160,10 @@ def test_rate_control_errors(tmp_path, tiny_video):
     assert not (tmp_path / "y.nvc").exists()
 
 
-@pytest.mark.parametrize("mode,alpha", [("soft", 3.0), ("soft", 0.0), ("hard", 0.0)])
-def test_fused_fake_quantization_has_the_gradient_of_its_plain_composition(mode, alpha):
-    """The one-node quantizer against autograd through the same steps written out op by op."""
-    torch.manual_seed(1)
-    # channel groups of 5 rows: 22 rows make four and a last one of 2; the Linear is one group of 5
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 22, 3), torch.nn.Linear(7, 5))
-    names = [n for n, _ in model.named_parameters()]
-    rate = RateModel(model, names, init_bits=5).double()
-    w = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().requires_grad_()
+def fused_and_plain(rate: RateModel, w: torch.Tensor, mode: str, alpha: float, residuals=lambda parts: parts):
+    """(w_hat, bits, dL/dw, dL/dlog_step) of the plain composition, then of the fused quantizer, for
+    L = w_hat . upstream + 0.3 bits. The plain one is autograd through the same steps written out op by
+    op; ``residuals`` maps each tensor's (soft) integers to what its rate is taken over."""
     upstream = torch.randn_like(w)
 
     def plain():
@@ -178,24 +173,35 @@ def test_fused_fake_quantization_has_the_gradient_of_its_plain_composition(mode,
             q = soft_round(x, alpha) + rate.noise(torch.Generator().manual_seed(5))
         else:
             q = x + (torch.round(x) - x).detach()
-        sums = torch.stack([part.sum() for part in q.abs().split(rate.sizes)])
+        sums = torch.stack([part.abs().sum() for part in residuals(list(q.split(rate.sizes)))])
         bits = laplace_bits(rate.counts.double(), sums, laplace_decay(sums.detach() / rate.counts)).sum()
         return q * step, bits
 
     def fused():
         return rate.quantize(w, mode, alpha, torch.Generator().manual_seed(5))
 
-    grads = []
+    out = []
     for f in (plain, fused):
         w.grad, rate.log_step.grad = None, None
         w_hat, bits = f()
         ((w_hat * upstream).sum() + 0.3 * bits).backward()
-        grads.append((w_hat.detach(), float(bits.detach()), w.grad.clone(), rate.log_step.grad.clone()))
-    (a_hat, a_bits, a_w, a_s), (b_hat, b_bits, b_w, b_s) = grads
+        out.append((w_hat.detach(), float(bits.detach()), w.grad.clone(), rate.log_step.grad.clone()))
+    return out
+
+
+@pytest.mark.parametrize("mode,alpha", [("soft", 3.0), ("soft", 0.0), ("hard", 0.0)])
+def test_fused_fake_quantization_has_the_gradient_of_its_plain_composition(mode, alpha):
+    """The one-node quantizer against autograd through the same steps written out op by op."""
+    torch.manual_seed(1)
+    # channel groups of 5 rows: 22 rows make four and a last one of 2; the Linear is one group of 5
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 22, 3), torch.nn.Linear(7, 5))
+    names = [n for n, _ in model.named_parameters()]
+    rate = RateModel(model, names, init_bits=5).double()
+    w = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().requires_grad_()
+    (a_hat, a_bits, a_w, a_s), (b_hat, b_bits, b_w, b_s) = fused_and_plain(rate, w, mode, alpha)
     assert torch.allclose(a_hat, b_hat, atol=1e-12) and a_bits == pytest.approx(b_bits, rel=1e-9)
     assert torch.allclose(a_w, b_w, rtol=1e-7, atol=1e-9)
     assert torch.allclose(a_s, b_s, rtol=1e-7, atol=1e-9)
-
 
 
 class _Gridded(torch.nn.Module):
@@ -235,29 +241,13 @@ def test_a_predicted_tensors_rate_has_the_gradient_of_its_plain_composition(mode
     names = [n for n, _ in model.named_parameters()]
     rate = RateModel(model, names, init_bits=6).double()
     w = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().requires_grad_()
-    upstream = torch.randn_like(w)
 
-    def plain():
-        step = rate.steps(stored=(mode == "hard"))[rate.group_of]
-        x = w / step
-        if mode == "soft":
-            q = soft_round(x, alpha) + rate.noise(torch.Generator().manual_seed(5))
-        else:
-            q = x + (torch.round(x) - x).detach()
-        parts = list(q.split(rate.sizes))
+    def residuals(parts):  # the grid's slices as differences from the slice before
         grid = parts[names.index("grid")].view(3, 32, -1)
         parts[names.index("grid")] = torch.cat([grid[:, :1], grid[:, 1:] - grid[:, :-1]], 1).reshape(-1)
-        sums = torch.stack([part.abs().sum() for part in parts])
-        bits = laplace_bits(rate.counts.double(), sums, laplace_decay(sums.detach() / rate.counts)).sum()
-        return q * step, bits
+        return parts
 
-    grads = []
-    for f in (plain, lambda: rate.quantize(w, mode, alpha, torch.Generator().manual_seed(5))):
-        w.grad, rate.log_step.grad = None, None
-        w_hat, bits = f()
-        ((w_hat * upstream).sum() + 0.3 * bits).backward()
-        grads.append((w_hat.detach(), float(bits.detach()), w.grad.clone(), rate.log_step.grad.clone()))
-    (a_hat, a_bits, a_w, a_s), (b_hat, b_bits, b_w, b_s) = grads
+    (a_hat, a_bits, a_w, a_s), (b_hat, b_bits, b_w, b_s) = fused_and_plain(rate, w, mode, alpha, residuals)
     assert torch.allclose(a_hat, b_hat, atol=1e-12) and a_bits == pytest.approx(b_bits, rel=1e-9)
     assert torch.allclose(a_w, b_w, rtol=1e-6, atol=1e-8)
     assert torch.allclose(a_s, b_s, rtol=1e-6, atol=1e-8)

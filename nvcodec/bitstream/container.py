@@ -84,17 +84,18 @@ def write_container(header: dict[str, Any], tensors: bytes, chunks: Optional[lis
     predicted tensor (version 5)."""
     check_header(header, "header")
     head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    if predicted:
-        if chunks is not None:
-            raise ValueError("a file with predicted tensors has no group index (format version 5)")
-        return MAGIC + bytes([VERSION_PREDICTED]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
     if chunks is not None:
+        if predicted:
+            raise ValueError("a file with predicted tensors has no group index (format version 5)")
         if sum(chunks) != len(tensors) or any(c < 0 for c in chunks):
             raise ValueError("chunk sizes do not add up to the tensors")
         index = uvarint(len(chunks)) + b"".join(uvarint(c) for c in chunks)
         return (MAGIC + bytes([VERSION_INDEXED]) + _section(b"HEAD", head) + _section(b"INDX", index)
                 + _section(b"TENS", tensors))
-    version = VERSION if header.get("colorspace", "rgb") == "rgb" else VERSION_YUV420
+    if predicted:
+        version = VERSION_PREDICTED
+    else:
+        version = VERSION if header.get("colorspace", "rgb") == "rgb" else VERSION_YUV420
     return MAGIC + bytes([version]) + _section(b"HEAD", head) + _section(b"TENS", tensors)
 
 

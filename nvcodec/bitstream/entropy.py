@@ -387,11 +387,10 @@ def iter_tensors(payload: bytes, shapes: Sequence[Sequence[int]], name: str,
         elif not can_predict(shape):
             raise reader.fail(f"tensor {index} of shape {tuple(shape)} is coded predicted along an axis 1 it lacks")
         else:  # differences of two values within +-bound lie within +-2 bound; their sums must not
-            residual = decode_ints(reader, count, 2 * bound, method).reshape(tuple(shape))
-            summed = unpredict_axis1(residual.reshape(shape[0], shape[1], -1))
+            summed = unpredict_axis1(decode_ints(reader, count, 2 * bound, method).reshape(tuple(shape)))
             if summed.size and max(-int(summed.min()), int(summed.max())) > bound:
                 raise reader.fail(f"tensor {index}'s predicted values leave +-{bound} ({bits} bits)")
-            values = summed.astype(np.int32).reshape(tuple(shape))
+            values = summed.astype(np.int32)
         label = METHOD_NAMES[method] if predictor == PREDICT_NONE else f"predicted {METHOD_NAMES[method]}"
         yield TensorRecord(QuantizedArray(values, scales, bits), reader.pos - start,
                            reader.payload - coded_before, label, predictor != PREDICT_NONE)

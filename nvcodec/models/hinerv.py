@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..bitstream.entropy import can_predict
 from .base import INR, require
 from .blocks import UpsampleBlock, choose_strides, count_params, largest_width
 from .coords import frame_encoding, time_blend
@@ -281,7 +282,7 @@ class HiNeRV(INR):
         the slice before."""
         if not self.channels_first:
             return frozenset()
-        return frozenset(f"grids.{i}" for i, grid in enumerate(self.grids) if grid.shape[1] >= 2)  # 2+ slices
+        return frozenset(f"grids.{i}" for i, grid in enumerate(self.grids) if can_predict(grid.shape))  # 2+ slices
 
     def grid_parameters(self) -> list[nn.Parameter]:
         """The base grids and the local grids."""

@@ -159,7 +159,8 @@ def compress(model: INR, info: VideoInfo, bits: int = 8, rate: Optional[RateMode
     quantized = {**quantize_tensors({k: v for k, v in stored.items() if k not in learned}, bits), **learned}
     quantized = {k: quantized[k] for k in stored}  # the file's order
     model.load_stored(dequantize_tensors(quantized))
-    predicted = [name in model.predicted_tensors() for name in quantized]
+    predicted_names = model.predicted_tensors()
+    predicted = [name in predicted_names for name in quantized]
     payload, sizes = pack_tensors(list(quantized.values()), predicted)
     chunks = model.chunks()
     index = None

@@ -187,8 +187,8 @@ class RateModel(nn.Module):
         sizes = torch.tensor(self.sizes)
         self.register_buffer("tensor_of", torch.repeat_interleave(torch.arange(len(sizes)), sizes), persistent=False)
         predicted = model.predicted_tensors() if hasattr(model, "predicted_tensors") else frozenset()
-        #: (index, start) of each tensor coded predicted, whose rate quantize() counts itself
-        self.predicted = [(i, sum(self.sizes[:i])) for i, n in enumerate(self.names) if n in predicted]
+        #: the tensors coded predicted, whose rate quantize() counts itself
+        self.predicted = [i for i, n in enumerate(self.names) if n in predicted]
         plain = torch.tensor([0.0 if n in predicted else 1.0 for n in self.names])
         self.register_buffer("plain", plain, persistent=False)
         # the soft phase's uniform noise: a window of this pool at a random offset each step, as
@@ -221,14 +221,14 @@ class RateModel(nn.Module):
         noise = self.noise(generator) if mode == "soft" else None
         w_hat, bits = _FakeQuantize.apply(w, step, noise, alpha if mode == "soft" else 0.0, mode == "hard",
                                           self.tensor_runs, self.tensor_of, self.counts, self.plain)
-        for i, start in self.predicted:
-            bits = bits + self._predicted_bits(w_hat, step, i, start)
+        for i in self.predicted:
+            bits = bits + self._predicted_bits(w_hat, step, i)
         return w_hat, bits
 
-    def _predicted_bits(self, w_hat: torch.Tensor, step: torch.Tensor, i: int, start: int) -> torch.Tensor:
+    def _predicted_bits(self, w_hat: torch.Tensor, step: torch.Tensor, i: int) -> torch.Tensor:
         """The rate of tensor ``i``'s (soft) integers coded predicted along axis 1: the first of
         each row as it is, the others as differences, under one Laplace fitted to them all."""
-        shape, size = self.shapes[i], self.sizes[i]
+        (start, _, size), shape = self.tensor_runs[i], self.shapes[i]
         q = (w_hat[start:start + size] / step[start:start + size]).view(shape[0], shape[1], -1)
         residual = torch.cat([q[:, :1], q[:, 1:] - q[:, :-1]], 1)
         abs_sum = residual.abs().sum()
