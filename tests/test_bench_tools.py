@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ["speed", "encode_memory", "fuzz", "check_baseline_bytes", "versions_ab", "quality_sizes",
-         "rate_aware_gain", "levers", "step_speed", "gpu_bunny", "grid_targets"]
+         "rate_aware_gain", "levers", "step_speed", "gpu_bunny", "grid_targets", "curves"]
 
 
 def run(*args: str, cwd: Path = ROOT, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -67,3 +67,18 @@ def test_grid_targets_tiny_run(tmp_path):
     assert set(report["results"]["fitting"]["ms_per_epoch"]) == {"nerv", "hinerv"}
     assert report["results"]["decoding"]["render_fps"] > 0 and report["results"]["memory"] is None
     assert report["meta"]["command"].startswith("python bench/grid_targets.py")
+
+
+def test_curves_tiny_run(tmp_path):
+    """Two encoders (one a shape variant given as JSON options), two runs, medians and BD-rows."""
+    out = tmp_path / "curves.json"
+    run(str(ROOT / "bench" / "curves.py"), "--clip", "carphone", "--frames", "0:3", "--rates", "0.3,0.6",
+        "--budget", "1", "--runs", "2", "--encoder", "nerv", "nerv", "--encoder", "grown", "hinerv",
+        '{"grow": [0.5, 0.5]}', "-o", str(out))
+    report = json.loads(out.read_text())
+    assert report["encoders"]["grown"] == {"model": "hinerv", "options": {"grow": [0.5, 0.5]}}
+    assert [len(run) for run in report["points"]["grown"]] == [2, 2]
+    bpps = [[p["bpp"] for p in run] for run in report["points"]["grown"]]
+    assert report["curves"]["grown"]["results"]["bpp"] == [sum(pair) / 2 for pair in zip(*bpps)]
+    assert list(report["bd_rate_psnr_rgb"]) == ["grown vs nerv"]
+    assert report["meta"]["command"].startswith("python bench/curves.py")

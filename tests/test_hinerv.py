@@ -42,6 +42,21 @@ def test_every_shape_renders_the_padded_size_and_fits_the_budget():
         assert config["out_size"][0] >= 24 and config["out_size"][1] >= 40
 
 
+def grid_share(config: dict) -> float:
+    net = HiNeRV(config)
+    return sum(g.numel() for g in net.grids) / net.num_stored_parameters()
+
+
+def test_grow_gives_a_large_budget_to_the_grid_and_leaves_a_small_one():
+    """carphone's size and length at bench's 0.4 bpp (220k) and 0.05 bpp (46k) budgets."""
+    big, grown = (HiNeRV.configure(176, 144, 120, 220_000, **options) for options in ({}, {"grow": (0.5, 0.5)}))
+    assert grid_share(big) < 0.3 and 0.45 <= grid_share(grown) <= 0.55
+    assert grown["base_grid"][0][0] == 60 and grown["channels"][0] < big["channels"][0]
+    HiNeRV.check_config(grown)
+    small = HiNeRV.configure(176, 144, 120, 46_000)
+    assert HiNeRV.configure(176, 144, 120, 46_000, grow=(0.5, 0.5)) == small and grid_share(small) >= 0.45
+
+
 def test_local_grid_broadcast_equals_tiling():
     x, cell = torch.randn(2, 5, 12, 20), torch.randn(2, 5, 4, 4)
     tiled = add_to_every_cell(x, cell)

@@ -186,11 +186,13 @@ class HiNeRV(INR):
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
                   shape: str = DEFAULT_SHAPE, min_channels: int = 8, **options: Any) -> dict[str, Any]:
         """``shape``: one of SHAPES (its entries can be overridden one by one as options:
-        upsample, depths, expansion, base, local)."""
+        upsample, depths, expansion, base, local, grow). ``grow``: (slices a frame, share): where
+        the base grid would hold less than ``share`` of the parameters, it grows to that share,
+        first to that many slices a frame where that does not overshoot, then in channels."""
         if shape not in SHAPES:
             raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
         spec = {**SHAPES[shape]}
-        unknown = set(options) - set(spec) - {"mlp"}
+        unknown = set(options) - set(spec) - {"mlp", "grow"}
         if unknown:
             raise TypeError(f"hinerv: unknown options {sorted(unknown)}")
         spec.update(options)
@@ -200,11 +202,11 @@ class HiNeRV(INR):
         def slices(per_frame: float) -> int:
             return min(MAX_SLICES, frames, max(2, round(frames * per_frame)))
 
-        def config_for(c0: int, grid_scale: float = 1.0) -> dict[str, Any]:
+        def config_for(c0: int, grid_scale: float = 1.0, levels: Optional[list] = None) -> dict[str, Any]:
             channels = [c0, c0]
             for _ in strides[1:]:
                 channels.append(max(channels[-1] // 2, min(min_channels, c0)))
-            base = [[slices(t), max(1, round(ch * grid_scale))] for t, ch in spec["base"]]
+            base = [[slices(t), max(1, round(ch * grid_scale))] for t, ch in (levels or spec["base"])]
             mlp = {"mlp": [max(16, round(MLP_RATIO * c0)), c0]} if spec.get("mlp") else {}
             return {**mlp, "frames": frames, "out_size": [h0 * math.prod(strides), w0 * math.prod(strides)],
                     "base_size": [h0, w0], "strides": strides, "channels": channels, "base_grid": base,
@@ -212,11 +214,11 @@ class HiNeRV(INR):
                     "upsample": spec["upsample"], **({"grid_layout": GRID_LAYOUT} if base else {}),
                     **({"local": [slices(spec["local"][0]), int(spec["local"][1])]} if spec["local"] else {})}
 
-        def fits(c0: int, grid_scale: float) -> bool:
-            return count_params(lambda: cls(config_for(c0, grid_scale))) <= params
+        def fits(c0: int, grid_scale: float, levels: Optional[list] = None) -> bool:
+            return count_params(lambda: cls(config_for(c0, grid_scale, levels))) <= params
 
-        def grid_values(grid_scale: float) -> int:
-            return sum(t * ch * h0 * w0 for t, ch in config_for(2, grid_scale)["base_grid"])
+        def grid_values(grid_scale: float, levels: Optional[list] = None) -> int:
+            return sum(t * ch * h0 * w0 for t, ch in config_for(2, grid_scale, levels)["base_grid"])
 
         # the base grids shrink (their channels by halves) until they hold at most MAX_GRID_SHARE
         # of the budget and the narrowest model fits: else a short clip's budget went to the grid
@@ -224,8 +226,19 @@ class HiNeRV(INR):
         grid_scale = 1.0
         while grid_scale > 1 / 64 and (not fits(2, grid_scale) or grid_values(grid_scale) > MAX_GRID_SHARE * params):
             grid_scale /= 2
-        c0 = largest_width(lambda c: fits(c, grid_scale), 2, 2048)
-        return config_for(c0, grid_scale)
+        levels = None
+        grow = spec.get("grow")
+        if grow and grid_scale == 1.0 and spec["base"] and grid_values(1.0) < grow[1] * params:
+            # a large budget: the grid grows to hold grow[1] of it (slices grow[0] a frame where
+            # that fits, then channels), so that the trunk stays narrow and gets its epochs
+            levels = [(max(t, grow[0]), ch) for t, ch in spec["base"]]
+            if grid_values(1.0, levels) > grow[1] * params:
+                levels = None
+            grid_scale = grow[1] * params / grid_values(1.0, levels)
+            if not fits(2, grid_scale, levels):
+                levels, grid_scale = None, 1.0
+        c0 = largest_width(lambda c: fits(c, grid_scale, levels), 2, 2048)
+        return config_for(c0, grid_scale, levels)
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:

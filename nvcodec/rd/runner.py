@@ -168,11 +168,13 @@ def params_for_rate(info, rate: float) -> int:
 
 
 def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget: float, bits: Optional[int],
-                     stream: Path, colorspace: str = "rgb") -> dict[str, Any]:
+                     stream: Path, colorspace: str = "rgb",
+                     model_options: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """One nvcodec point. ``method``: "rate-control" (rate-aware, steered to ``knob`` bpp),
     "quality" (rate-aware at quality ``knob``) or "ptq" (fitted in float and quantized to ``bits``
     with a parameter budget for target rate ``knob``). ``colorspace`` "yuv420": the network renders
-    yuv420p planes, scored as they are (PSNR-YUV) and converted to RGB for PSNR-RGB."""
+    yuv420p planes, scored as they are (PSNR-YUV) and converted to RGB for PSNR-RGB.
+    ``model_options``: passed to the model's ``configure`` (a variant of its shape)."""
     from ..bitstream.decoder import decode_frames, decode_yuv420
     from ..training.encoder import encode_video
     from ..training.fit import FitConfig
@@ -180,7 +182,7 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
 
     # a point is one process's work, also when the bench's points are spread over several
     common = {"model": model, "fit_config": FitConfig(time_budget=budget, quiet=True), "colorspace": colorspace,
-              "processes": Processes()}
+              "processes": Processes(), "model_options": model_options}
     if method == "rate-control":
         enc = encode_video(video, stream, target_bpp=knob, **common)
     elif method == "quality":
