@@ -6,12 +6,14 @@ comparison a model or shape change is decided by.
 
 ``--encoder LABEL MODEL [OPTIONS]`` (repeatable; the first is the reference of the BD-rates):
 a model by name and, optionally, a JSON object of options for its ``configure`` (a variant of
-its shape). For each run, each target rate and each encoder in turn (interleaved: the machine's
+its shape); the option ``params_scale`` is the tool's, not the model's: the network's size is
+that many times the one rate control would choose for the target (the size rule's question). For each run, each target rate and each encoder in turn (interleaved: the machine's
 drift falls on all of them), one encode under rate control within ``--budget`` seconds, decoded
 by the standalone decoder on this CPU and scored as ``nvcodec bench`` scores a point
 (``nvcodec.rd.runner.nvcodec_rd_point``). The JSON holds every run's points, each encoder's
 median curve in CompressAI's shape, and the BD-rate (PSNR-RGB, PCHIP and cubic) of each median
-curve against the first; it is rewritten after every point.
+curve against the first; it is rewritten after every point. ``--table JSON...`` prints a
+markdown table of such files (medians, and each run's PSNR difference from the first encoder).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from nvcodec.io import read_video
 from nvcodec.metrics import bd_rate, frames_sha256, overlap
 from nvcodec.rd.provenance import provenance
 from nvcodec.rd.runner import Clip, nvcodec_rd_point
+from nvcodec.training.encoder import rate_control_start
 
 KEYS = ("bpp", "psnr-rgb", "psnr-yuv", "ms-ssim-rgb", "encode_s", "decode_s", "epochs", "parameters", "target-bpp",
         "estimated-value-bytes", "coded-value-bytes")
@@ -66,6 +69,7 @@ def bd_rows(curves: dict[str, dict[str, list]]) -> dict[str, dict]:
 
 
 def parse_encoders(specs: list[list[str]], ap: argparse.ArgumentParser) -> dict[str, tuple[str, dict]]:
+    """LABEL -> (model, options); options may hold ``params_scale`` (a positive number)."""
     encoders: dict[str, tuple[str, dict]] = {}
     for spec in specs:
         if len(spec) not in (2, 3):
@@ -76,10 +80,35 @@ def parse_encoders(specs: list[list[str]], ap: argparse.ArgumentParser) -> dict[
             ap.error(f"--encoder {spec[0]}: options are not JSON ({e})")
         if not isinstance(options, dict):
             ap.error(f"--encoder {spec[0]}: options must be a JSON object")
+        scale = options.get("params_scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
+            ap.error(f"--encoder {spec[0]}: params_scale must be a number above 0 and at most 100")
         if spec[0] in encoders:
             ap.error(f"--encoder {spec[0]}: label given twice")
         encoders[spec[0]] = (spec[1], options)
     return encoders
+
+
+def table(paths: list[str]) -> str:
+    """A markdown table of saved runs: per clip and target, each encoder's median bpp, PSNR-RGB
+    and epochs, and its PSNR's difference from the first encoder's (each run's, then the median)."""
+    lines = []
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        labels = list(report["curves"])
+        if not lines:
+            lines += ["| clip | target bpp | " + " | ".join(f"{label}: bpp, PSNR-RGB, epochs" for label in labels)
+                      + "".join(f" | {label} Δ PSNR (each run)" for label in labels[1:]) + " |",
+                      "|---|---|" + "---|" * (2 * len(labels) - 1)]
+        curves = {label: report["curves"][label]["results"] for label in labels}
+        for i, rate in enumerate(curves[labels[0]]["target-bpp"]):
+            cells = [f"{c['bpp'][i]:.4f}, {c['psnr-rgb'][i]:.2f}, {c['epochs'][i]:g}" for c in curves.values()]
+            for label in labels[1:]:
+                runs = [b[i]["psnr-rgb"] - a[i]["psnr-rgb"]
+                        for a, b in zip(report["points"][labels[0]], report["points"][label]) if len(b) > i]
+                cells.append(f"{statistics.median(runs):+.2f} ({', '.join(f'{d:+.2f}' for d in runs)})")
+            lines.append(f"| {report['clip']} (`{Path(path).name}`) | {rate:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -89,11 +118,17 @@ def main() -> None:
     ap.add_argument("--rates", default="0.025,0.05,0.1,0.2", help="target bpps, comma-separated")
     ap.add_argument("--budget", type=float, default=120.0, help="seconds of encoding per point")
     ap.add_argument("--runs", type=int, default=1, help="runs of every point (the curves are their medians)")
-    ap.add_argument("--encoder", nargs="+", action="append", required=True, metavar="LABEL MODEL [OPTIONS]",
+    ap.add_argument("--encoder", nargs="+", action="append", metavar="LABEL MODEL [OPTIONS]",
                     help="an encoder: a label, a model and optionally a JSON object of options (repeatable)")
     ap.add_argument("--question", default="", help="what the run answers, kept in the JSON")
-    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("-o", "--output")
+    ap.add_argument("--table", nargs="+", metavar="JSON", help="instead: print a markdown table of saved runs")
     args = ap.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if not args.encoder or not args.output:
+        ap.error("give --encoder (at least one) and -o, or --table")
     encoders = parse_encoders(args.encoder, ap)
     frames = None
     if args.frames:
@@ -102,6 +137,7 @@ def main() -> None:
     clip = Clip.parse(args.clip, frames)
     video = read_video(clip.source, frames=clip.frames, size=clip.size, keep_yuv=True)
     rates = [float(r) for r in args.rates.split(",")]
+    pixels = video.info.frames * video.info.width * video.info.height
     runs: dict[str, list[list]] = {label: [] for label in encoders}
     out = Path(args.output)
     record = provenance(" ".join(["python", "bench/curves.py", *map(shlex.quote, sys.argv[1:])]))  # before the run
@@ -127,8 +163,12 @@ def main() -> None:
                 runs[label].append([])
             for rate in rates:
                 for label, (model, options) in encoders.items():
+                    options = dict(options)
+                    scale = options.pop("params_scale", None)
+                    params = None if scale is None else int(scale * rate_control_start(rate, pixels)[0])
                     p = nvcodec_rd_point(video, model, "rate-control", rate, args.budget, None,
-                                         Path(tmp) / f"{label}-{rate}.nvc", model_options=options or None)
+                                         Path(tmp) / f"{label}-{rate}.nvc", model_options=options or None,
+                                         params=params)
                     runs[label][-1].append(p)
                     print(f"run {run + 1}, {label} @ {rate}: {p['bpp']:.4f} bpp, {p['psnr-rgb']:.2f} dB, "
                           f"{p['epochs']} epochs", flush=True)

@@ -70,15 +70,20 @@ def test_grid_targets_tiny_run(tmp_path):
 
 
 def test_curves_tiny_run(tmp_path):
-    """Two encoders (one a shape variant given as JSON options), two runs, medians and BD-rows."""
+    """Three encoders (a shape variant and a size variant given as JSON options), two runs, medians
+    and BD-rows."""
     out = tmp_path / "curves.json"
     run(str(ROOT / "bench" / "curves.py"), "--clip", "carphone", "--frames", "0:3", "--rates", "0.3,0.6",
         "--budget", "1", "--runs", "2", "--encoder", "nerv", "nerv", "--encoder", "grown", "hinerv",
-        '{"grow": [0.5, 0.5]}', "-o", str(out))
+        '{"grow": [0.5, 0.5]}', "--encoder", "double", "nerv", '{"params_scale": 2}', "-o", str(out))
     report = json.loads(out.read_text())
+    for full, double in zip(*(report["curves"][label]["results"]["parameters"] for label in ("nerv", "double"))):
+        assert 1.6 * full < double < 2.4 * full
     assert report["encoders"]["grown"] == {"model": "hinerv", "options": {"grow": [0.5, 0.5]}}
     assert [len(run) for run in report["points"]["grown"]] == [2, 2]
     bpps = [[p["bpp"] for p in run] for run in report["points"]["grown"]]
     assert report["curves"]["grown"]["results"]["bpp"] == [sum(pair) / 2 for pair in zip(*bpps)]
-    assert list(report["bd_rate_psnr_rgb"]) == ["grown vs nerv"]
+    assert list(report["bd_rate_psnr_rgb"]) == ["grown vs nerv", "double vs nerv"]
     assert report["meta"]["command"].startswith("python bench/curves.py")
+    rows = run(str(ROOT / "bench" / "curves.py"), "--table", str(out)).stdout.strip().splitlines()
+    assert len(rows) == 2 + 2 and rows[2].startswith("| carphone-frames0-3 (`curves.json`) | 0.3 |")

@@ -186,9 +186,10 @@ class HiNeRV(INR):
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,
                   shape: str = DEFAULT_SHAPE, min_channels: int = 8, **options: Any) -> dict[str, Any]:
         """``shape``: one of SHAPES (its entries can be overridden one by one as options:
-        upsample, depths, expansion, base, local, grow). ``grow``: (slices a frame, share): where
-        the base grid would hold less than ``share`` of the parameters, it grows to that share,
-        first to that many slices a frame where that does not overshoot, then in channels."""
+        upsample, depths, expansion, base, local, grow). ``grow``: (slices a frame, share[,
+        narrowest]): where the base grid would hold less than ``share`` of the parameters, it grows
+        to that share, first in time (up to that many slices a frame, fewer where its channels
+        would shrink below ``narrowest`` (default 1) times the shape's), then in channels."""
         if shape not in SHAPES:
             raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
         spec = {**SHAPES[shape]}
@@ -229,12 +230,16 @@ class HiNeRV(INR):
         levels = None
         grow = spec.get("grow")
         if grow and grid_scale == 1.0 and spec["base"] and grid_values(1.0) < grow[1] * params:
-            # a large budget: the grid grows to hold grow[1] of it (slices grow[0] a frame where
-            # that fits, then channels), so that the trunk stays narrow and gets its epochs
-            levels = [(max(t, grow[0]), ch) for t, ch in spec["base"]]
-            if grid_values(1.0, levels) > grow[1] * params:
-                levels = None
-            grid_scale = grow[1] * params / grid_values(1.0, levels)
+            # a large budget: the grid grows to hold grow[1] of it, so that the trunk stays narrow
+            # and gets its epochs: in time first (up to grow[0] slices a frame, halving that while
+            # the levels would be left narrower than grow[2] of their channels), then in channels
+            t_max, share, narrowest = grow[0], grow[1], grow[2] if len(grow) > 2 else 1.0
+            while True:
+                levels = [(max(t, t_max), ch) for t, ch in spec["base"]]
+                grid_scale = share * params / grid_values(1.0, levels)
+                if grid_scale >= narrowest or all(t >= t_max for t, _ in spec["base"]):
+                    break
+                t_max /= 2
             if not fits(2, grid_scale, levels):
                 levels, grid_scale = None, 1.0
         c0 = largest_width(lambda c: fits(c, grid_scale, levels), 2, 2048)

@@ -169,12 +169,13 @@ def params_for_rate(info, rate: float) -> int:
 
 def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget: float, bits: Optional[int],
                      stream: Path, colorspace: str = "rgb",
-                     model_options: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+                     model_options: Optional[dict[str, Any]] = None, params: Optional[int] = None) -> dict[str, Any]:
     """One nvcodec point. ``method``: "rate-control" (rate-aware, steered to ``knob`` bpp),
     "quality" (rate-aware at quality ``knob``) or "ptq" (fitted in float and quantized to ``bits``
     with a parameter budget for target rate ``knob``). ``colorspace`` "yuv420": the network renders
     yuv420p planes, scored as they are (PSNR-YUV) and converted to RGB for PSNR-RGB.
-    ``model_options``: passed to the model's ``configure`` (a variant of its shape)."""
+    ``model_options``: passed to the model's ``configure`` (a variant of its shape); ``params``:
+    the network's size under rate control (default: the encoder's size for the target)."""
     from ..bitstream.decoder import decode_frames, decode_yuv420
     from ..training.encoder import encode_video
     from ..training.fit import FitConfig
@@ -184,7 +185,7 @@ def nvcodec_rd_point(video: Video, model: str, method: str, knob: float, budget:
     common = {"model": model, "fit_config": FitConfig(time_budget=budget, quiet=True), "colorspace": colorspace,
               "processes": Processes(), "model_options": model_options}
     if method == "rate-control":
-        enc = encode_video(video, stream, target_bpp=knob, **common)
+        enc = encode_video(video, stream, target_bpp=knob, params=params, **common)
     elif method == "quality":
         enc = encode_video(video, stream, quality=int(knob), **common)
     else:
