@@ -48,13 +48,17 @@ def grid_share(config: dict) -> float:
 
 
 def test_grow_gives_a_large_budget_to_the_grid_and_leaves_a_small_one():
-    """carphone's size and length at bench's 0.4 bpp (220k) and 0.05 bpp (46k) budgets."""
-    big, grown = (HiNeRV.configure(176, 144, 120, 220_000, **options) for options in ({}, {"grow": (0.5, 0.5)}))
+    """carphone's size and length at the bench's 0.4 bpp (220k) and 0.05 bpp (46k) budgets: the
+    default shape's grid grows (in time, then channels) to half a large budget and stays as it is
+    in a small one."""
+    big, grown = (HiNeRV.configure(176, 144, 120, 220_000, **options) for options in ({"grow": None}, {}))
     assert grid_share(big) < 0.3 and 0.45 <= grid_share(grown) <= 0.55
-    assert grown["base_grid"][0][0] == 60 and grown["channels"][0] < big["channels"][0]
+    assert grown["base_grid"] == [[60, 10]] and grown["channels"][0] < big["channels"][0]
     HiNeRV.check_config(grown)
+    # 130k: a slice every 2nd frame would need fewer than the shape's 8 channels; the grid grows in channels
+    assert HiNeRV.configure(176, 144, 120, 130_000)["base_grid"] == [[30, 12]]
     small = HiNeRV.configure(176, 144, 120, 46_000)
-    assert HiNeRV.configure(176, 144, 120, 46_000, grow=(0.5, 0.5)) == small and grid_share(small) >= 0.45
+    assert HiNeRV.configure(176, 144, 120, 46_000, grow=None) == small and grid_share(small) >= 0.45
 
 
 def test_local_grid_broadcast_equals_tiling():

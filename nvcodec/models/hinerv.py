@@ -67,7 +67,11 @@ SHAPES: dict[str, dict[str, Any]] = {
     # NeRV's trunk fed by a base grid alone (no local grids: their broadcast adds and sums over
     # the cells at every stage cost ~35 % of nerv-grid's CPU time): HNeRV's shape with embeddings
     # that are fitted parameters started from the content, instead of an encoder's output
-    "grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "base": [(0.25, 8)], "local": None},
+    # a large budget grows the grid to half of it, in time to a slice every 2nd frame where its 8
+    # channels allow, then in channels: a fixed grid left the trunk to widen, and it lost 1-3 dB
+    # at 0.2-0.4 bpp (bench/studies/2026-12-07-grid-growth/)
+    "grid": {"upsample": "shuffle", "depths": [], "expansion": 2, "base": [(0.25, 8)], "local": None,
+             "grow": (0.5, 0.5)},
     # the same, finer in time and narrower (a slice every second frame, 4 channels)
     "grid-t2": {"upsample": "shuffle", "depths": [], "expansion": 2, "base": [(0.5, 4)], "local": None},
     # NeRV (its MLP) with a content-started base grid beside it, no local grids
