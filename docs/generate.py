@@ -5,8 +5,8 @@
 
 - docs/usage.md: every command-line option, from nvcodec's argparse parser (nvcodec/cli.py);
 - docs/studies.md: the index of bench/studies/, from the header table of each study's README.md;
-- README.md, between its ``bd-table`` markers: the BD-rate of the default path (NeRV, rate control)
-  per clip, computed from bench/results/<clip>/*.json with the functions that write
+- README.md, between its ``bd-table`` markers: the BD-rate of the default path (hinerv, rate control)
+  per clip, and NeRV's beside it, computed from bench/results/<clip>/*.json with the functions that write
   bench/results/bd-rate.md (``nvcodec bench --report-only``).
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BD_START, BD_END = "<!-- bd-table:start (python docs/generate.py) -->", "<!-- bd-table:end -->"
-DEFAULT_CURVE = "nvcodec-nerv-rc-120s"  # the default path: NeRV, rate-aware fitting with rate control, 2 minutes
+DEFAULT_CURVE = "nvcodec-hinerv-rc-120s"  # the default path: hinerv, rate-aware fitting with rate control, 2 minutes
+NERV_CURVE = "nvcodec-nerv-rc-120s"  # the default until 2026-12-07, beside it
 
 
 def _cell(text: str) -> str:
@@ -103,7 +104,8 @@ def _bd(d) -> str:
 def bd_table() -> str:
     from nvcodec.rd.runner import bd_point, load_curves, strongest_baseline
 
-    lines = ["| clip | vs x264 medium | vs the strongest x264 / x265 curve | strongest | JSON |", "|---|---|---|---|---|"]
+    lines = ["| clip | vs x264 medium | vs the strongest x264 / x265 curve | strongest | NeRV vs x264 medium | JSON |",
+             "|---|---|---|---|---|---|"]
     results = ROOT / "bench" / "results"
     for clip in ("carphone", "bunny", "bikes"):
         curves = load_curves(results / clip)
@@ -112,6 +114,7 @@ def bd_table() -> str:
         best = strongest_baseline(curves)
         lines.append(f"| {clip} {size} | {_bd(bd_point(curves['x264-medium'], ours, 'psnr-rgb'))} | "
                      f"{_bd(bd_point(curves[best], ours, 'psnr-rgb'))} | {best} | "
+                     f"{_bd(bd_point(curves['x264-medium'], curves[NERV_CURVE], 'psnr-rgb'))} | "
                      f"`bench/results/{clip}/{DEFAULT_CURVE}.json` |")
     return "\n".join(lines)
 
