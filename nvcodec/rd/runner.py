@@ -376,6 +376,8 @@ def run_benchmark(clips: Sequence[Clip], models: Sequence[str], baselines: Seque
                      for k in ladder if not f.has(k)]
         say(f"{clip.label}: {info.width}x{info.height}, {info.frames} frames; {len(jobs)} points to run"
             + (f", {procs.size} processes" if procs.size > 1 else ""))
+        if procs.size > 1:  # each process lists its points from the curves' files: all before rank 0 writes one
+            parallel.gather(None, procs)
         mine = list(enumerate(jobs))[procs.rank::procs.size]
         done = []
         for i, (f, knob, job) in tqdm(mine, desc=clip.label, unit="point", disable=quiet):
