@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from nvcodec.io import read_video
-from nvcodec.metrics import bd_rate, frames_sha256, overlap
+from nvcodec.metrics import frames_sha256
 from nvcodec.rd.provenance import provenance
-from nvcodec.rd.runner import Clip, nvcodec_rd_point
+from nvcodec.rd.runner import Clip, bd_point, nvcodec_rd_point
 from nvcodec.training.encoder import rate_control_start
 
 KEYS = ("bpp", "psnr-rgb", "psnr-yuv", "ms-ssim-rgb", "encode_s", "decode_s", "epochs", "parameters", "target-bpp",
@@ -60,10 +60,9 @@ def bd_rows(curves: dict[str, dict[str, list]]) -> dict[str, dict]:
         test = curves[label]
         if len(ref["bpp"]) < 2 or len(test["bpp"]) < 2:
             continue
-        args = (ref["bpp"], ref["psnr-rgb"], test["bpp"], test["psnr-rgb"])
-        shared = overlap(args[1], args[3])
-        out[f"{label} vs {labels[0]}"] = {"pchip": finite(bd_rate(*args, method="pchip")),
-                                          "cubic": finite(bd_rate(*args, method="cubic")),
+        d = bd_point({"results": ref}, {"results": test}, "psnr-rgb")
+        shared = d["overlap_db"]
+        out[f"{label} vs {labels[0]}"] = {"pchip": finite(d["pchip"]), "cubic": finite(d["cubic"]),
                                           "psnr_overlap": None if shared is None else [round(x, 3) for x in shared]}
     return out
 
