@@ -7,7 +7,8 @@ comparison a model or shape change is decided by.
 ``--encoder LABEL MODEL [OPTIONS]`` (repeatable; the first is the reference of the BD-rates):
 a model by name and, optionally, a JSON object of options for its ``configure`` (a variant of
 its shape); the option ``params_scale`` is the tool's, not the model's: the network's size is
-that many times the one rate control would choose for the target (the size rule's question). For each run, each target rate and each encoder in turn (interleaved: the machine's
+that many times the quality ladder's size for the target (encoder.rate_control_start: the size rate
+control starts from before a model's own ``size_for_rate``; the size rule's question). For each run, each target rate and each encoder in turn (interleaved: the machine's
 drift falls on all of them), one encode under rate control within ``--budget`` seconds, decoded
 by the standalone decoder on this CPU and scored as ``nvcodec bench`` scores a point
 (``nvcodec.rd.runner.nvcodec_rd_point``). The JSON holds every run's points, each encoder's

@@ -11,7 +11,7 @@ from conftest import TINY_FIT, make_video
 from nvcodec.bitstream.container import read_container, write_container
 from nvcodec.cli import main
 from nvcodec.bitstream.decoder import decode_frames, load_bitstream
-from nvcodec.training.encoder import compress, encode_video
+from nvcodec.training.encoder import compress, encode_video, rate_control_start
 from nvcodec.io import VideoInfo
 from nvcodec.bitstream.entropy import pack_tensors
 from nvcodec.metrics import psnr_rgb
@@ -59,6 +59,30 @@ def test_grow_gives_a_large_budget_to_the_grid_and_leaves_a_small_one():
     assert HiNeRV.configure(176, 144, 120, 130_000)["base_grid"] == [[30, 12]]
     small = HiNeRV.configure(176, 144, 120, 46_000)
     assert HiNeRV.configure(176, 144, 120, 46_000, grow=None) == small and grid_share(small) >= 0.45
+
+
+def test_rate_control_gives_hinerv_a_larger_network_for_a_large_file(tmp_path, monkeypatch):
+    """Above LARGE_FILE_BITS (the default quality's file) rate control sizes hinerv at 1.6x the
+    ladder's network; below it, the ladder's; and the encoder passes the target's bits and the
+    ladder's size to the model and builds the network at the size it returns."""
+    carphone = 176 * 144 * 120
+    ladder_small, _ = rate_control_start(0.1, carphone)  # 304k bits
+    ladder_large, _ = rate_control_start(0.2, carphone)  # 608k bits
+    assert HiNeRV.size_for_rate(0.1, 0.1 * carphone, ladder_small) is None
+    assert HiNeRV.size_for_rate(0.2, 0.2 * carphone, ladder_large) == int(1.6 * ladder_large)
+
+    seen = []
+
+    def sized(bpp, bits, ladder):
+        seen.append((bpp, bits, ladder))
+        return 4_000
+
+    monkeypatch.setattr(HiNeRV, "size_for_rate", staticmethod(sized))
+    video = make_video(40, 24, 8)
+    result = encode_video(video, tmp_path / "g.nvc", model="hinerv", target_bpp=1.5,
+                          fit_config=replace(TINY_FIT, epochs=2))
+    assert seen == [(1.5, 1.5 * 40 * 24 * 8, rate_control_start(1.5, 40 * 24 * 8)[0])]
+    assert 2_000 < result.parameters <= 4_000 < rate_control_start(1.5, 40 * 24 * 8)[0]
 
 
 def test_local_grid_broadcast_equals_tiling():

@@ -151,9 +151,10 @@ class INR(nn.Module):
         self.load_state_dict(tensors, strict=True)
 
     @classmethod
-    def size_for_rate(cls, bpp: float) -> Optional[int]:
-        """Rate control's network size for a target of ``bpp``, where the model knows better than
-        the encoder's ladder (encoder.rate_control_start, measured with NeRV); None by default."""
+    def size_for_rate(cls, bpp: float, bits: float, ladder: int) -> Optional[int]:
+        """Rate control's network size for a target of ``bpp`` (``bits`` for the whole clip), where
+        the model knows better than the encoder's ladder, whose size is ``ladder``
+        (encoder.rate_control_start, measured with NeRV); None (the ladder's) by default."""
         return None
 
     def frame_elements(self) -> tuple[int, int]:

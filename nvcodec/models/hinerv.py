@@ -91,6 +91,12 @@ GRID_STD = 0.1
 
 #: how the base grids are stored: channels, then time slices (so slices can be predicted)
 GRID_LAYOUT = "cthw"
+#: rate control's size for files of more than LARGE_FILE_BITS (the default quality's file on the
+#: ladder, encoder.BITS_AT_DEFAULT_QUALITY): LARGE_FILE_SCALE times the ladder's (NeRV's) size. Measured
+#: side by side at 2 minutes a point (bench/studies/2026-12-07-hinerv-size/): 1.6x won 0.5-1.5 dB
+#: above ~400k bits on every clip and lost 0.5-1 dB below it on carphone; 0.6x lost everywhere
+LARGE_FILE_BITS = 394_000
+LARGE_FILE_SCALE = 1.6
 
 
 def blend(grid: torch.Tensor, lo: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -185,6 +191,12 @@ class HiNeRV(INR):
             GridStage(channels[i], channels[i + 1], s, depths[i], c["expansion"], c["upsample"], c.get("local"))
             for i, s in enumerate(strides))
         self.head = nn.Conv2d(channels[-1], 3, 1)
+
+    @classmethod
+    def size_for_rate(cls, bpp: float, bits: float, ladder: int) -> Optional[int]:
+        """Larger than NeRV's ladder for large files: half of a large budget goes to the grid
+        (``grow``), which costs no time a pixel, so a larger network keeps its epochs."""
+        return int(LARGE_FILE_SCALE * ladder) if bits > LARGE_FILE_BITS else None
 
     @classmethod
     def configure(cls, width: int, height: int, frames: int, params: Optional[int] = None,

@@ -66,7 +66,7 @@ class NIRVANA(INR):
         self.reset_parameters()
 
     @classmethod
-    def size_for_rate(cls, bpp: float) -> int:
+    def size_for_rate(cls, bpp: float, bits: float, ladder: int) -> int:
         """A group's network for a target rate: 24k where --quality 24 lands with it (0.187 bpp on
         bikes, 0.163 on carphone, bench/studies/2026-11-26-nirvana-checks/nirvana-checks-24k.json), growing as the rate
         to the power 0.75 (the NeRV ladder's exponent), 2k to 48k. Too large a network for a low

@@ -223,7 +223,7 @@ def encode_video(video: Video, output: str | os.PathLike, *, model: str = DEFAUL
     start_quality = DEFAULT_QUALITY
     if target_bpp is not None:
         sized, start_quality = rate_control_start(target_bpp, pixels)
-        params = (cls.size_for_rate(target_bpp) or sized) if params is None else params
+        params = (cls.size_for_rate(target_bpp, target_bpp * pixels, sized) or sized) if params is None else params
     elif params is None:
         params = cls.default_params or default_params(quality)
     if isinstance(params, str):
