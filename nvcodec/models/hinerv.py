@@ -93,8 +93,8 @@ GRID_STD = 0.1
 GRID_LAYOUT = "cthw"
 #: rate control's size for files of more than LARGE_FILE_BITS (the default quality's file on the
 #: ladder, encoder.BITS_AT_DEFAULT_QUALITY): LARGE_FILE_SCALE times the ladder's (NeRV's) size. Measured
-#: side by side at 2 minutes a point (bench/studies/2026-12-07-hinerv-size/): 1.6x won 0.5-1.5 dB
-#: above ~400k bits on every clip and lost 0.5-1 dB below it on carphone; 0.6x lost everywhere
+#: side by side at 2 minutes a point (bench/studies/2026-12-07-hinerv-size/): 1.6x won 0.6-1.6 dB
+#: above ~400k bits on every clip and lost 0.6-1.1 dB below it on carphone; 0.6x lost everywhere
 LARGE_FILE_BITS = 394_000
 LARGE_FILE_SCALE = 1.6
 
