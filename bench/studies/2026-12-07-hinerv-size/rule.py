@@ -16,11 +16,15 @@ from nvcodec.models.hinerv import LARGE_FILE_BITS, LARGE_FILE_SCALE
 from nvcodec.rd.runner import bd_point
 
 HERE = Path(__file__).parent
-PIXELS = {"carphone": 176 * 144 * 120, "bikes": 320 * 136 * 250, "bunny": 320 * 180 * 132}
+CLIPS = ("carphone", "bikes", "bunny")
 
 
-def points(name: str, label: str) -> dict[float, dict]:
-    runs = json.loads((HERE / name).read_text())["points"].get(label)
+def load(name: str) -> dict:
+    return json.loads((HERE / name).read_text())
+
+
+def points(run: dict, label: str) -> dict[float, dict]:
+    runs = run["points"].get(label)
     return {p["target-bpp"]: p for p in runs[0]} if runs else {}
 
 
@@ -32,13 +36,15 @@ def curve(pts: list[dict]) -> dict:
 def main() -> None:
     print("| clip | hinerv-1.6 vs hinerv | hinerv (rule) vs nerv | hinerv (1x) vs nerv | 1.6x at |")
     print("|---|---|---|---|---|")
-    for clip, pixels in PIXELS.items():
-        main_run = f"{clip}-120s.json"
+    for clip in CLIPS:
+        main_run = load(f"{clip}-120s.json")
+        (width, height), frames = main_run["size"], main_run["frames"]
+        pixels = width * height * frames
         nerv, plain = points(main_run, "nerv"), points(main_run, "hinerv")
         large = points(main_run, "hinerv-1.6")
         for extra in (f"{clip}-1.6-120s.json", f"{clip}-1.6b-120s.json"):
             if (HERE / extra).exists():
-                large.update(points(extra, "hinerv-1.6"))
+                large.update(points(load(extra), "hinerv-1.6"))
         big = sorted(r for r in plain if r * pixels > LARGE_FILE_BITS)
         rule = [large[r] if r in big else plain[r] for r in sorted(plain)]
         row = [bd_point(curve(list(plain.values())), curve(list(large.values())), "psnr-rgb"),
