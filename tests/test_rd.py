@@ -184,6 +184,27 @@ def test_bd_table_halved_rate_and_no_overlap(tmp_path):
     assert rows["latent-probe-60s"]["model"] == "latent-grid probe (time stride 4)"
 
 
+def test_bd_table_sets_each_model_against_nerv_made_the_same_way(tmp_path):
+    bpp, psnr = [0.02, 0.05, 0.1, 0.2], [27.0, 30.5, 33.0, 35.8]
+    clip = tmp_path / "clip"
+    clip.mkdir()
+
+    def ours(model, scale, budget_s=60):
+        c = _curve(model, [b * scale for b in bpp], psnr, f"{budget_s} s wall time per point")
+        c["meta"]["setup"].update({"model": model, "method": "rate-aware, rate control", "budget_s": budget_s})
+        return c
+    for name, curve in {"x264-medium": _curve("x264", bpp, psnr),
+                        "nvcodec-nerv-rc-60s": ours("nerv", 1.0), "nvcodec-hinerv-rc-60s": ours("hinerv", 0.75),
+                        "nvcodec-hinerv-rc-600s": ours("hinerv", 0.5, 600),  # no NeRV at 600 s: no row
+                        "nvcodec-nerv-rc-600s-old": ours("nerv", 2.0, 600)}.items():
+        (clip / f"{name}.json").write_text(json.dumps(curve))
+    rows = rd.bd_rates_against_nerv(rd.load_curves(clip))
+    assert [r["curve"] for r in rows] == ["nvcodec-hinerv-rc-60s"]
+    assert rows[0]["nerv"]["pchip"] == pytest.approx(-25, abs=1e-6)
+    table = rd.write_bd_table(tmp_path).read_text()
+    assert "| clip 40x24 | hinerv rate control | 60 s | -25.0% / -25.0% (27.0–35.8) |" in table
+
+
 def test_strongest_baseline_is_the_one_needing_fewest_bits(tmp_path):
     bpp, psnr = [0.02, 0.05, 0.1, 0.2], [27.0, 30.5, 33.0, 35.8]
     clip = tmp_path / "clip"

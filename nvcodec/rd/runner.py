@@ -427,20 +427,42 @@ def bd_rates(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> lis
     for name, test in curves.items():
         if not _is_ours(name) or len(test["results"]["bpp"]) < 2:
             continue
-        setup = test["meta"].get("setup", {})
-        model = setup.get("model", name.removeprefix("nvcodec-"))
-        if name.startswith("latent-probe-"):
-            model = f"latent-grid probe (time stride {setup.get('time_stride', 1)})"
-        elif "model" in setup:  # which path made it: rate-aware fitting, or quantization after fitting
-            method = setup.get("method")
-            model += {"rate-aware": " rate-aware", "rate-aware, rate control": " rate control"}.get(
-                method, f" {setup.get('bits', 8)}-bit after fit")
-            kept = name.split(f"-{setup.get('budget_s', 0):g}s-", 1)  # an earlier curve kept beside, e.g. -slowquant
-            if len(kept) == 2:
-                model += f" ({kept[1]})"
-        row = {"curve": name, "model": model, "budget": test["meta"].get("budget", "?")}
+        row = {"curve": name, "model": _curve_label(name, test), "budget": test["meta"].get("budget", "?")}
         row.update({ref_name: bd_point(ref, test, metric) for ref_name, ref in anchors.items()})
         rows.append(row)
+    return rows
+
+
+def _curve_label(name: str, curve: dict[str, Any]) -> str:
+    """What made one of our curves, for the tables: the model and its path (rate control, rate-aware,
+    quantized after fitting), and the suffix of an earlier curve kept beside."""
+    setup = curve["meta"].get("setup", {})
+    if name.startswith("latent-probe-"):
+        return f"latent-grid probe (time stride {setup.get('time_stride', 1)})"
+    label = setup.get("model", name.removeprefix("nvcodec-"))
+    if "model" in setup:  # which path made it: rate-aware fitting, or quantization after fitting
+        label += {"rate-aware": " rate-aware", "rate-aware, rate control": " rate control"}.get(
+            setup.get("method"), f" {setup.get('bits', 8)}-bit after fit")
+        kept = name.split(f"-{setup.get('budget_s', 0):g}s-", 1)  # an earlier curve kept beside, e.g. -slowquant
+        if len(kept) == 2:
+            label += f" ({kept[1]})"
+    return label
+
+
+def bd_rates_against_nerv(curves: dict[str, dict[str, Any]], metric: str = "psnr-rgb") -> list[dict[str, Any]]:
+    """BD-rate (%) of every other model's nvcodec curve against NeRV's curve made the same way (the
+    same path, budget and colorspace: the file name with ``nerv`` for the model), where the clip has
+    one: how a model is chosen over NeRV (docs/models.md)."""
+    rows = []
+    for name, test in curves.items():
+        model = test["meta"].get("setup", {}).get("model")
+        if not name.startswith("nvcodec-") or model in (None, "nerv") or len(test["results"]["bpp"]) < 2:
+            continue
+        nerv = curves.get(name.replace(f"nvcodec-{model}-", "nvcodec-nerv-", 1))
+        if nerv is None or len(nerv["results"]["bpp"]) < 2:
+            continue
+        rows.append({"curve": name, "model": _curve_label(name, test), "budget": test["meta"].get("budget", "?"),
+                     "nerv": bd_point(nerv, test, metric)})
     return rows
 
 
@@ -473,7 +495,8 @@ def _cell(d: Optional[dict[str, Any]]) -> str:
 
 def bd_markdown(out: Path) -> str:
     """The BD-rate report: a summary (every nvcodec curve against x264 medium and against the
-    clip's strongest x264 / x265 curve), the baselines against x264 medium, and every pair."""
+    clip's strongest x264 / x265 curve), the other models against NeRV, the baselines against x264
+    medium, and every pair."""
     clips = []
     for clip_dir in sorted(p for p in out.iterdir() if p.is_dir()):
         curves = load_curves(clip_dir)
@@ -496,6 +519,15 @@ def bd_markdown(out: Path) -> str:
                 budget = row["budget"].removesuffix(" wall time per point")
                 lines.append(f"| {label} | {row['model']} | {budget} | {_cell(row.get('x264-medium'))} | "
                              f"{best or '–'} | {_cell(row.get(best)) if best else '–'} |")
+        lines += ["", f"### {metric.upper()}: nvcodec models against NeRV made the same way", "",
+                  "NeRV's curve of the same path, budget and colorspace, where the clip has one (negative = "
+                  "fewer bits than NeRV). Curves run on different days carry this machine's drift (each JSON's "
+                  "provenance has its date); side-by-side comparisons are the studies'.", "",
+                  "| clip | model | budget | vs NeRV: PCHIP / cubic (overlap dB) |", "|---|---|---|---|"]
+        for label, curves in clips:
+            for row in bd_rates_against_nerv(curves, metric):
+                budget = row["budget"].removesuffix(" wall time per point")
+                lines.append(f"| {label} | {row['model']} | {budget} | {_cell(row['nerv'])} |")
         lines += ["", f"### {metric.upper()}: baselines against x264 medium", "",
                   "| clip | baseline | PCHIP / cubic (overlap dB) |", "|---|---|---|"]
         for label, curves in clips:
