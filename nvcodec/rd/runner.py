@@ -493,6 +493,11 @@ def _cell(d: Optional[dict[str, Any]]) -> str:
     return f"{d['pchip']:+.1f}% / {d['cubic']:+.1f}% ({lo:.1f}–{hi:.1f})"
 
 
+def _budget(row: dict[str, Any]) -> str:
+    """A table row's budget as the tables print it ("120 s", not "120 s wall time per point")."""
+    return row["budget"].removesuffix(" wall time per point")
+
+
 def bd_markdown(out: Path) -> str:
     """The BD-rate report: a summary (every nvcodec curve against x264 medium and against the
     clip's strongest x264 / x265 curve), the other models against NeRV, the baselines against x264
@@ -516,7 +521,7 @@ def bd_markdown(out: Path) -> str:
         for label, curves in clips:
             best = strongest_baseline(curves, metric)
             for row in bd_rates(curves, metric):
-                budget = row["budget"].removesuffix(" wall time per point")
+                budget = _budget(row)
                 lines.append(f"| {label} | {row['model']} | {budget} | {_cell(row.get('x264-medium'))} | "
                              f"{best or '–'} | {_cell(row.get(best)) if best else '–'} |")
         lines += ["", f"### {metric.upper()}: nvcodec models against NeRV made the same way", "",
@@ -526,7 +531,7 @@ def bd_markdown(out: Path) -> str:
                   "| clip | model | budget | vs NeRV: PCHIP / cubic (overlap dB) |", "|---|---|---|---|"]
         for label, curves in clips:
             for row in bd_rates_against_nerv(curves, metric):
-                budget = row["budget"].removesuffix(" wall time per point")
+                budget = _budget(row)
                 lines.append(f"| {label} | {row['model']} | {budget} | {_cell(row['nerv'])} |")
         lines += ["", f"### {metric.upper()}: baselines against x264 medium", "",
                   "| clip | baseline | PCHIP / cubic (overlap dB) |", "|---|---|---|"]
@@ -538,7 +543,7 @@ def bd_markdown(out: Path) -> str:
                   "| clip | model | budget | baseline | PCHIP / cubic (overlap dB) |", "|---|---|---|---|---|"]
         for label, curves in clips:
             for row in bd_rates(curves, metric):
-                budget = row["budget"].removesuffix(" wall time per point")
+                budget = _budget(row)
                 for name in curves:
                     if name in row:
                         lines.append(f"| {label} | {row['model']} | {budget} | {name} | {_cell(row[name])} |")
